@@ -1,0 +1,104 @@
+# AutoCRM. Quick start: `make run` (demo server) and `make test` (whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+export DJANGO_SETTINGS_MODULE := autocrm.config.settings
+
+.PHONY: help setup setup-dev run serve worker scheduler migrate demo test test-fast e2e lint format bench messages check-deploy clean
+
+help:
+	@echo "make run     install, migrate, load demo data, serve on $(HOST):$(PORT) with a task worker"
+	@echo "make test    install test dependencies (incl. Debian chromium) and run the whole suite"
+	@echo "make setup   install only (idempotent); make worker; make scheduler; make lint; make bench"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+	@mkdir -p var
+
+setup-dev: $(DEV_STAMP) system-packages
+	@mkdir -p var
+
+# Debian packages the tests need; installed only when missing and when we may (root).
+.PHONY: system-packages
+system-packages:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "Debian's chromium is missing: run 'sudo apt-get install chromium' (browser tests need /usr/bin/chromium)" >&2; exit 1; \
+	  fi; \
+	fi
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo --if-empty
+
+# Development quick start: DEBUG on, SQLite under var/ unless DATABASE_URL says otherwise.
+run: export DEBUG ?= 1
+run: demo
+	@$(PY) manage.py seed_demo --print-logins
+	@echo "AutoCRM on http://$(HOST):$(PORT)/  (health: http://$(HOST):$(PORT)/healthz)"
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(PY) manage.py db_worker --no-reload & \
+	  $(PY) manage.py scheduler & \
+	  $(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers 1 --blocking-threads 4 \
+	    --log-level warning autocrm.config.wsgi:application
+
+serve: setup
+	$(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) autocrm.config.wsgi:application
+
+worker: setup
+	$(PY) manage.py db_worker --no-reload
+
+scheduler: setup
+	$(PY) manage.py scheduler
+
+test: setup-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: setup-dev
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy autocrm
+	$(BIN)/lint-imports
+
+format: setup-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup-dev
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+messages: setup-dev
+	cd autocrm && ../$(PY) ../manage.py makemessages -l ru --no-obsolete && ../$(PY) ../manage.py compilemessages
+
+check-deploy: setup
+	DEBUG=0 SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=crm.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var/static .pytest_cache .mypy_cache .ruff_cache

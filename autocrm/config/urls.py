@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from autocrm.accounts.forms import LoginForm
+from autocrm.config.api import api
+from autocrm.core.health import healthz
+
+admin.site.site_header = "AutoCRM"
+admin.site.site_title = "AutoCRM"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("structure/", include("autocrm.accounts.urls")),
+    path("", include("autocrm.core.urls")),
+]
