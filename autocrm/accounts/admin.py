@@ -104,17 +104,34 @@ class UserAdmin(SimpleHistoryAdmin, DjangoUserAdmin):
     autocomplete_fields = ["department"]
     filter_horizontal = ["roles", "dealer_centers", "groups", "user_permissions"]
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         (
             _("Dealer group"),
-            {"fields": ("middle_name", "phone", "phone_extension", "department", "roles", "dealer_centers")},
+            {
+                "fields": (
+                    "middle_name",
+                    "phone",
+                    "phone_extension",
+                    "department",
+                    "roles",
+                    "dealer_centers",
+                )
+            },
         ),
     )
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(SimpleHistoryAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "user",
+        "name",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["prefix", "user__username", "name"]
     readonly_fields = ["prefix", "digest", "last_used_at", "revoked_at", "created_at"]

@@ -17,7 +17,10 @@ from autocrm.core.timezones import validate_time_zone
 class Region(TimeStampedModel):
     name = models.CharField(_("name"), max_length=150, unique=True)
     code = models.CharField(
-        _("code"), max_length=10, blank=True, help_text=_("Region code, e.g. 51 for Murmansk oblast.")
+        _("code"),
+        max_length=10,
+        blank=True,
+        help_text=_("Region code, e.g. 51 for Murmansk oblast."),
     )
 
     class Meta:
@@ -30,7 +33,9 @@ class Region(TimeStampedModel):
 
 
 class City(TimeStampedModel):
-    region = models.ForeignKey(Region, models.PROTECT, related_name="cities", verbose_name=_("region"))
+    region = models.ForeignKey(
+        Region, models.PROTECT, related_name="cities", verbose_name=_("region")
+    )
     name = models.CharField(_("name"), max_length=150)
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Moscow", validators=[validate_time_zone]
@@ -41,7 +46,9 @@ class City(TimeStampedModel):
         verbose_name = _("city")
         verbose_name_plural = _("cities")
         constraints = [
-            models.UniqueConstraint(fields=["region", "name"], name="accounts_city_region_name_unique")
+            models.UniqueConstraint(
+                fields=["region", "name"], name="accounts_city_region_name_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -66,7 +73,9 @@ class Brand(TimeStampedModel):
 class DealerCenter(TimeStampedModel):
     code = models.SlugField(_("code"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=200, unique=True)
-    city = models.ForeignKey(City, models.PROTECT, related_name="dealer_centers", verbose_name=_("city"))
+    city = models.ForeignKey(
+        City, models.PROTECT, related_name="dealer_centers", verbose_name=_("city")
+    )
     address = models.CharField(_("address"), max_length=300)
     brands = models.ManyToManyField(
         Brand, related_name="dealer_centers", blank=True, verbose_name=_("brands sold")
@@ -180,7 +189,12 @@ class Consignor(TimeStampedModel):
     ogrn = models.CharField(_("OGRN"), max_length=15, blank=True)
     legal_address = models.CharField(_("legal address"), max_length=300, blank=True)
     city = models.ForeignKey(
-        City, models.PROTECT, null=True, blank=True, related_name="consignors", verbose_name=_("city")
+        City,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="consignors",
+        verbose_name=_("city"),
     )
     dealer_center = models.ForeignKey(
         DealerCenter,
@@ -244,7 +258,7 @@ class Department(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        where = self.dealer_center.name if self.dealer_center_id else _("group")
+        where = self.dealer_center.name if self.dealer_center is not None else _("group")
         return f"{self.name} ({where})"
 
 
@@ -287,9 +301,11 @@ class User(AbstractUser):
         verbose_name=_("department"),
     )
 
-    history = audit_history(m2m_fields=[roles, dealer_centers], excluded_fields=["password", "last_login"])
+    history = audit_history(
+        m2m_fields=[roles, dealer_centers], excluded_fields=["password", "last_login"]
+    )
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["last_name", "first_name", "username"]
@@ -299,14 +315,18 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        full = " ".join(part for part in (self.last_name, self.first_name, self.middle_name) if part)
+        full = " ".join(
+            part for part in (self.last_name, self.first_name, self.middle_name) if part
+        )
         return full or self.username
 
     def role_codes(self) -> frozenset[str]:
         """Codes of the user's roles, cached on the instance for the request."""
         cached: frozenset[str] | None = getattr(self, "_role_codes", None)
         if cached is None:
-            cached = frozenset(self.roles.values_list("code", flat=True)) if self.pk else frozenset()
+            cached = (
+                frozenset(self.roles.values_list("code", flat=True)) if self.pk else frozenset()
+            )
             self._role_codes = cached
         return cached
 
@@ -321,10 +341,14 @@ class User(AbstractUser):
 class ApiToken(TimeStampedModel):
     """A bearer token for integrators. Only a SHA-256 digest of the token is stored."""
 
-    user = models.ForeignKey(User, models.CASCADE, related_name="api_tokens", verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
     name = models.CharField(_("name"), max_length=100, blank=True)
     prefix = models.CharField(
-        _("prefix"), max_length=12, help_text=_("First characters of the token, to tell tokens apart.")
+        _("prefix"),
+        max_length=12,
+        help_text=_("First characters of the token, to tell tokens apart."),
     )
     digest = models.CharField(_("digest"), max_length=64, unique=True, editable=False)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)

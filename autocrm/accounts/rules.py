@@ -29,9 +29,7 @@ is_operator = has_role(RoleCode.OPERATOR)
 # Reference lists of the group structure: every employee needs them (routing, stock search).
 rules.add_perm("accounts.view_structure", is_authenticated)
 # Staff directory: who works where, with roles - for routing and assigning work.
-rules.add_perm(
-    "accounts.view_staff", is_administrator | is_head_or_management | is_operator
-)
+rules.add_perm("accounts.view_staff", is_administrator | is_head_or_management | is_operator)
 # Changing the structure, users and roles.
 rules.add_perm("accounts.manage_structure", is_administrator)
 rules.add_perm("accounts.manage_users", is_administrator)

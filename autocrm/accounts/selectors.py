@@ -10,7 +10,9 @@ from autocrm.accounts.models import City, DealerCenter, Role, Site, User
 from autocrm.accounts.scoping import ALL, scope_queryset, visible_dealer_center_ids
 
 
-def dealer_center_list(*, user: Any, active_dealer_center_id: int | None = None) -> QuerySet[DealerCenter]:
+def dealer_center_list(
+    *, user: Any, active_dealer_center_id: int | None = None
+) -> QuerySet[DealerCenter]:
     return scope_queryset(
         DealerCenter.objects.select_related("city", "city__region").prefetch_related("brands"),
         user,

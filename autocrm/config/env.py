@@ -6,6 +6,7 @@ variable, so a typo in a deployment never silently falls back to a default.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 
@@ -20,7 +21,7 @@ class Env:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
-    def _raw(self, name: str) -> str | None:
+    def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self.environ.get(name)
         return None if value is None else value.strip()
 
@@ -33,7 +34,7 @@ class Env:
             return default
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -46,7 +47,9 @@ class Env:
             f"Environment variable {name} must be a boolean (1/0, true/false, yes/no, on/off), got {value!r}."
         )
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, *, minimum: builtins.int | None = None
+    ) -> builtins.int:
         value = self._raw(name)
         if value is None or value == "":
             return default
@@ -57,10 +60,14 @@ class Env:
                 f"Environment variable {name} must be an integer, got {value!r}."
             ) from None
         if minimum is not None and number < minimum:
-            raise ImproperlyConfigured(f"Environment variable {name} must be >= {minimum}, got {number}.")
+            raise ImproperlyConfigured(
+                f"Environment variable {name} must be >= {minimum}, got {number}."
+            )
         return number
 
-    def list(self, name: str, default: list[str] | None = None) -> list[str]:
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str] | None = None
+    ) -> builtins.list[builtins.str]:
         value = self._raw(name)
         if value is None or value == "":
             return list(default or [])

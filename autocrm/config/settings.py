@@ -22,7 +22,7 @@ VAR_DIR = Path(env.str("AUTOCRM_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 
-_DEV_SECRET_KEY = "autocrm-development-only-secret-key-never-use-in-production-0123456789"
+_DEV_SECRET_KEY = "autocrm-development-only-secret-key-never-use-in-production-0123456789"  # noqa: S105 - refused below when DEBUG is off
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(

@@ -9,4 +9,4 @@ import os
 
 os.environ.setdefault("DEBUG", "1")
 
-from autocrm.config.settings import *  # noqa: E402, F403
+from autocrm.config.settings import *  # noqa: F403

@@ -28,7 +28,9 @@ class ScheduledRun(models.Model):
         verbose_name = _("scheduled run")
         verbose_name_plural = _("scheduled runs")
         constraints = [
-            models.UniqueConstraint(fields=["job", "slot"], name="core_scheduledrun_job_slot_unique")
+            models.UniqueConstraint(
+                fields=["job", "slot"], name="core_scheduledrun_job_slot_unique"
+            )
         ]
         indexes = [models.Index(fields=["job", "-slot"], name="core_schedrun_job_slot_idx")]
 

@@ -66,7 +66,9 @@ class SiteFactory(DjangoModelFactory):
         model = Site
 
     name = factory.Sequence(lambda n: f"Site {n}")
-    city = factory.LazyAttribute(lambda site: site.dealer_center.city if site.dealer_center else CityFactory())
+    city = factory.LazyAttribute(
+        lambda site: site.dealer_center.city if site.dealer_center else CityFactory()
+    )
     dealer_center = factory.SubFactory(DealerCenterFactory)
 
 
