@@ -19,7 +19,10 @@ from autocrm.accounts.roles import RoleCode
 from autocrm.core.audit import acting_user
 from autocrm.core.errors import NotFound, ValidationFailed
 
-TOKEN_PREFIX = "acrm_"
+TOKEN_PREFIX = "acrm_"  # noqa: S105 - a public marker, not a secret
+# Stored in clear to tell tokens apart: "acrm_" and 6 random characters (36 bits), too
+# few to help anyone guess the remaining 256 bits.
+_PREFIX_LENGTH = len(TOKEN_PREFIX) + 6
 # Touching last_used_at on every request would turn each API read into a write;
 # once a minute is enough to tell a live integration from a dead one.
 _LAST_USED_PRECISION = timedelta(minutes=1)
@@ -80,14 +83,18 @@ def user_set_roles(*, actor: Any, user: User, roles: Iterable[str]) -> User:
     role_objects = _roles_from_codes(roles)
     with acting_user(actor):
         user.roles.set(role_objects)
-        user.is_staff = any(role.code == RoleCode.ADMINISTRATOR for role in role_objects) or user.is_superuser
+        user.is_staff = (
+            any(role.code == RoleCode.ADMINISTRATOR for role in role_objects) or user.is_superuser
+        )
         user.save(update_fields=["is_staff"])
     user.__dict__.pop("_role_codes", None)
     return user
 
 
 @transaction.atomic
-def user_set_dealer_centers(*, actor: Any, user: User, dealer_centers: Iterable[DealerCenter]) -> User:
+def user_set_dealer_centers(
+    *, actor: Any, user: User, dealer_centers: Iterable[DealerCenter]
+) -> User:
     with acting_user(actor):
         user.dealer_centers.set(list(dealer_centers))
         user.save(update_fields=[])  # no column changes; the m2m history row is written by set()
@@ -118,7 +125,7 @@ def api_token_create(
         record = ApiToken.objects.create(
             user=user,
             name=name,
-            prefix=token[: len(TOKEN_PREFIX) + 6],
+            prefix=token[:_PREFIX_LENGTH],
             digest=_digest(token),
             expires_at=expires_at,
         )
@@ -137,6 +144,7 @@ def api_token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
 
 def api_token_authenticate(token: str) -> User | None:
     """Return the active user a bearer token belongs to, or None. Records the use."""
+    # Anything else cannot be one of ours: answer without touching the database.
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     record = (
@@ -154,9 +162,19 @@ def api_token_authenticate(token: str) -> User | None:
     return record.user
 
 
+@transaction.atomic
 def api_token_revoke_by_prefix(*, actor: Any, prefix: str) -> int:
-    tokens = list(ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True))
-    if not tokens:
+    """Revoke the active tokens starting with ``prefix`` (as listed in the admin).
+
+    The whole token is accepted too, for whoever still has it at hand.
+    """
+    prefix = prefix.strip()
+    if len(prefix) > _PREFIX_LENGTH:
+        matching = ApiToken.objects.filter(digest=_digest(prefix))
+    else:
+        matching = ApiToken.objects.filter(prefix=prefix)
+    tokens = list(matching.filter(revoked_at__isnull=True))
+    if not prefix or not tokens:
         raise NotFound("No active token with this prefix.", field="prefix")
     for token in tokens:
         api_token_revoke(actor=actor, token=token)

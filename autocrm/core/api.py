@@ -1,4 +1,8 @@
-"""Shared pieces of the HTTP API: list envelope, pagination, permission checks, errors."""
+"""Shared pieces of the HTTP API: list envelope, pagination, permission checks, errors.
+
+Every app's ``api.py`` builds on these so that all endpoints page, fail and refuse the
+same way (docs/api.md, "Conventions").
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,34 @@ from typing import Any, Generic, TypeVar
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Field, Schema
+from ninja import Field, Path, Schema
 
-from autocrm.core.errors import NotAllowed
+from autocrm.core.errors import NotAllowed, NotFound
 
 T = TypeVar("T")
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+# Bounded so that a huge number is a 400 naming the field, not a database overflow (500).
+MAX_OFFSET = 1_000_000_000
+# Primary keys are 64-bit on every supported database.
+MAX_ID = 2**63 - 1
 
 
 class ListParams(Schema):
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size, at most 200.")
-    offset: int = Field(0, ge=0, description="Rows to skip.")
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}."
+    )
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Rows to skip.")
 
 
 class Page(Schema, Generic[T]):
-    count: int
+    count: int = Field(description="Rows matching the request, on all pages.")
     items: list[T]
 
 
 class ErrorItem(Schema):
-    field: str | None = None
+    field: str | None = Field(None, description="The input to blame, when there is one.")
     message: str
     code: str
 
@@ -37,7 +47,22 @@ class ErrorOut(Schema):
     errors: list[ErrorItem] = []
 
 
+# Responses every authenticated endpoint may give besides its 200.
+ERROR_RESPONSES: dict[int, type[Schema]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
+DETAIL_ERROR_RESPONSES: dict[int, type[Schema]] = {**ERROR_RESPONSES, 404: ErrorOut}
+
+
+def object_id(description: str = "Identifier.") -> Any:
+    """A path parameter holding a primary key: ``id: int = object_id()``."""
+    return Path(..., ge=1, le=MAX_ID, description=description)
+
+
 def paginate(queryset: QuerySet[Any], params: ListParams) -> dict[str, Any]:
+    """The list envelope ``{"count": N, "items": [...]}`` for one page of ``queryset``."""
+    # Pages must not overlap or skip rows: make the order total by ending it with pk.
+    ordering = list(queryset.query.order_by) or list(queryset.model._meta.ordering)
+    if not {"pk", "-pk", "id", "-id"} & set(map(str, ordering)):
+        queryset = queryset.order_by(*ordering, "pk")
     return {
         "count": queryset.count(),
         "items": list(queryset[params.offset : params.offset + params.limit]),
@@ -45,5 +70,18 @@ def paginate(queryset: QuerySet[Any], params: ListParams) -> dict[str, Any]:
 
 
 def require_perm(request: HttpRequest, permission: str, obj: Any = None) -> None:
+    """Refuse with 403 unless the caller has ``permission`` (a ``rules`` permission)."""
     if not request.user.has_perm(permission, obj):
         raise NotAllowed("You do not have permission to perform this action.")
+
+
+def get_or_404(queryset: QuerySet[Any], **lookup: Any) -> Any:
+    """One row of an already scoped ``queryset``; rows out of scope are "not found" (404).
+
+    Out-of-scope rows answer exactly like missing ones so that ids of other dealer
+    centers' records cannot be probed.
+    """
+    row = queryset.filter(**lookup).first()
+    if row is None:
+        raise NotFound("Not found.")
+    return row

@@ -24,7 +24,7 @@ from autocrm.accounts.models import (
 TEST_PASSWORD = "correct-horse-battery-staple"
 
 
-class RegionFactory(DjangoModelFactory):
+class RegionFactory(DjangoModelFactory[Region]):
     class Meta:
         model = Region
         django_get_or_create = ("name",)
@@ -32,7 +32,7 @@ class RegionFactory(DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Region {n}")
 
 
-class CityFactory(DjangoModelFactory):
+class CityFactory(DjangoModelFactory[City]):
     class Meta:
         model = City
 
@@ -41,7 +41,7 @@ class CityFactory(DjangoModelFactory):
     time_zone = "Europe/Moscow"
 
 
-class BrandFactory(DjangoModelFactory):
+class BrandFactory(DjangoModelFactory[Brand]):
     class Meta:
         model = Brand
         django_get_or_create = ("code",)
@@ -50,7 +50,7 @@ class BrandFactory(DjangoModelFactory):
     code = factory.LazyAttribute(lambda brand: brand.name.lower().replace(" ", "-"))
 
 
-class DealerCenterFactory(DjangoModelFactory):
+class DealerCenterFactory(DjangoModelFactory[DealerCenter]):
     class Meta:
         model = DealerCenter
 
@@ -61,7 +61,7 @@ class DealerCenterFactory(DjangoModelFactory):
     time_zone = "Europe/Moscow"
 
 
-class SiteFactory(DjangoModelFactory):
+class SiteFactory(DjangoModelFactory[Site]):
     class Meta:
         model = Site
 
@@ -72,14 +72,14 @@ class SiteFactory(DjangoModelFactory):
     dealer_center = factory.SubFactory(DealerCenterFactory)
 
 
-class ConsignorFactory(DjangoModelFactory):
+class ConsignorFactory(DjangoModelFactory[Consignor]):
     class Meta:
         model = Consignor
 
     name = factory.Sequence(lambda n: f"Consignor {n}")
 
 
-class DepartmentFactory(DjangoModelFactory):
+class DepartmentFactory(DjangoModelFactory[Department]):
     class Meta:
         model = Department
 
@@ -88,7 +88,7 @@ class DepartmentFactory(DjangoModelFactory):
     dealer_center = factory.SubFactory(DealerCenterFactory)
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[User]):
     """``UserFactory(roles=["sales_manager"], dealer_centers=[dc])``."""
 
     class Meta:
@@ -119,7 +119,7 @@ class UserFactory(DjangoModelFactory):
             instance.save()
 
 
-class ApiTokenFactory(DjangoModelFactory):
+class ApiTokenFactory(DjangoModelFactory[ApiToken]):
     class Meta:
         model = ApiToken
 

@@ -1,0 +1,388 @@
+"""Who may call which API endpoint, and which rows each caller gets back.
+
+The endpoints are discovered from the ninja API object itself, so an endpoint that another
+app mounts later is covered without touching this file: anonymous and bad-token calls
+must get 401 and change nothing, and no named user may get a 5xx. What each named user
+may see is declared in ``EXPECTATIONS``; a test fails for any endpoint without an entry,
+so nobody ships an endpoint whose access rules were never written down.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.urls import resolve, reverse
+from django.utils import timezone
+from ninja import NinjaAPI
+
+from autocrm.accounts.models import ApiToken, User
+from autocrm.accounts.services import api_token_create
+from autocrm.accounts.tests.factories import (
+    CityFactory,
+    DealerCenterFactory,
+    SiteFactory,
+    UserFactory,
+)
+
+NAMED_USERS = ("administrator", "management", "head_a", "sales_a", "sales_b")
+
+
+def the_api() -> NinjaAPI:
+    # The composed API lives in autocrm.config, the top layer; reaching it through the
+    # URLconf, as a client does, keeps this app's tests inside the import-layer contract.
+    view = inspect.unwrap(resolve(reverse("api:openapi-json")).func)
+    api = view.keywords["api"]  # the view is functools.partial(openapi_json, api=...)
+    assert isinstance(api, NinjaAPI)
+    return api
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # with {placeholders}, e.g. /api/v1/sites/{site_id}
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self, **params: Any) -> str:
+        # Placeholders without a value get an id that exists nowhere (the route must
+        # still refuse anonymous callers before looking anything up).
+        return re.sub(r"{(\w+)}", lambda m: str(params.get(m.group(1), 999_999)), self.path)
+
+
+def api_endpoints() -> list[Endpoint]:
+    api = the_api()
+    base = reverse("api:api-root").rstrip("/")
+    found: list[Endpoint] = []
+    for bound in api._get_bound_routers():
+        for route, path_view in bound.path_operations.items():
+            parts = [part.strip("/") for part in (bound.prefix, route) if part.strip("/")]
+            path = base + "/" + "/".join(parts)
+            for operation in path_view.operations:
+                found.extend(Endpoint(method.upper(), path) for method in operation.methods)
+    return sorted(set(found), key=lambda endpoint: endpoint.key)
+
+
+# --- the world: two dealer centers and five named users -----------------------------
+
+
+@dataclass
+class World:
+    objects: dict[str, Any]
+    users: dict[str, User]
+    tokens: dict[str, str]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.objects[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    city_a, city_b, city_central = CityFactory.create(), CityFactory.create(), CityFactory.create()
+    dc_a = DealerCenterFactory.create(name="Dealer center A", city=city_a)
+    dc_b = DealerCenterFactory.create(name="Dealer center B", city=city_b)
+    site_a = SiteFactory.create(name="Site A", dealer_center=dc_a)
+    site_b = SiteFactory.create(name="Site B", dealer_center=dc_b)
+    # A group-wide storage yard tied to no dealer center: everybody sees it.
+    site_central = SiteFactory.create(name="Central storage", dealer_center=None, city=city_central)
+    users = {
+        "administrator": UserFactory.create(username="administrator", roles=["administrator"]),
+        "management": UserFactory.create(username="management", roles=["management"]),
+        "head_a": UserFactory.create(username="head_a", roles=["head"], dealer_centers=[dc_a]),
+        "sales_a": UserFactory.create(
+            username="sales_a", roles=["sales_manager"], dealer_centers=[dc_a]
+        ),
+        "sales_b": UserFactory.create(
+            username="sales_b", roles=["sales_manager"], dealer_centers=[dc_b]
+        ),
+    }
+    tokens = {
+        name: api_token_create(actor=None, user=user, name="tests").token
+        for name, user in users.items()
+    }
+    objects = {
+        "city_a": city_a,
+        "city_b": city_b,
+        "city_central": city_central,
+        "dc_a": dc_a,
+        "dc_b": dc_b,
+        "site_a": site_a,
+        "site_b": site_b,
+        "site_central": site_central,
+    }
+    return World(objects=objects, users=users, tokens=tokens)
+
+
+def database_snapshot() -> dict[str, int]:
+    """Row counts of every table except the token's own last-use bookkeeping."""
+    return {
+        model._meta.label: model._default_manager.count()
+        for model in apps.get_models()
+        if model._meta.managed and not model._meta.proxy
+    }
+
+
+# --- the table: what each named user gets from each endpoint -------------------------
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Expected answer per named user.
+
+    ``status``: user name -> HTTP status (users not named get ``default_status``).
+    ``rows``: for list endpoints, user name -> names (world attributes) of the rows the
+    user must get, exactly. ``params``: path parameters, from the world.
+    """
+
+    default_status: int = 200
+    status: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, set[str]] = field(default_factory=dict)
+    params: Callable[[World], dict[str, Any]] = lambda world: {}
+
+    def status_for(self, user: str) -> int:
+        return self.status.get(user, self.default_status)
+
+
+def same_for(users: set[str], rows: set[str]) -> dict[str, set[str]]:
+    return dict.fromkeys(users, rows)
+
+
+GROUP = {"administrator", "management"}
+A_STAFF = {"head_a", "sales_a"}
+
+EXPECTATIONS: dict[str, Expect] = {
+    "GET /api/v1/me": Expect(),
+    "GET /api/v1/dealer-centers": Expect(
+        rows={
+            **same_for(GROUP, {"dc_a", "dc_b"}),
+            **same_for(A_STAFF, {"dc_a"}),
+            "sales_b": {"dc_b"},
+        }
+    ),
+    "GET /api/v1/dealer-centers/{dealer_center_id}": Expect(
+        status={"sales_b": 404}, params=lambda world: {"dealer_center_id": world.dc_a.pk}
+    ),
+    "GET /api/v1/cities": Expect(
+        rows={
+            **same_for(GROUP, {"city_a", "city_b", "city_central"}),
+            **same_for(A_STAFF, {"city_a"}),
+            "sales_b": {"city_b"},
+        }
+    ),
+    "GET /api/v1/sites": Expect(
+        rows={
+            **same_for(GROUP, {"site_a", "site_b", "site_central"}),
+            **same_for(A_STAFF, {"site_a", "site_central"}),
+            "sales_b": {"site_b", "site_central"},
+        }
+    ),
+    "GET /api/v1/sites/{site_id}": Expect(
+        status={"sales_b": 404}, params=lambda world: {"site_id": world.site_a.pk}
+    ),
+    # The staff directory needs accounts.view_staff: not for sales managers.
+    "GET /api/v1/users": Expect(
+        status={"sales_a": 403, "sales_b": 403},
+        rows={
+            **same_for(
+                GROUP, {"u:administrator", "u:management", "u:head_a", "u:sales_a", "u:sales_b"}
+            ),
+            "head_a": {"u:head_a", "u:sales_a"},
+        },
+    ),
+    "GET /api/v1/users/{user_id}": Expect(
+        status={"sales_a": 403, "sales_b": 403},
+        params=lambda world: {"user_id": world.users["sales_a"].pk},
+    ),
+}
+
+
+def row_ids(world: World, names: set[str]) -> set[int]:
+    return {
+        world.users[name[2:]].pk if name.startswith("u:") else world.objects[name].pk
+        for name in names
+    }
+
+
+def call(client: Any, endpoint: Endpoint, url: str, **headers: Any) -> Any:
+    return client.generic(
+        endpoint.method, url, data=b"{}", content_type="application/json", **headers
+    )
+
+
+def every_endpoint() -> list[Any]:
+    # Collected at import time: the URLconf (and with it every app's router) is loaded.
+    return [pytest.param(endpoint, id=endpoint.key) for endpoint in api_endpoints()]
+
+
+# --- the tests -----------------------------------------------------------------------
+
+
+def test_the_api_has_the_accounts_endpoints() -> None:
+    keys = {endpoint.key for endpoint in api_endpoints()}
+    assert set(EXPECTATIONS) <= keys, set(EXPECTATIONS) - keys
+
+
+def test_every_endpoint_declares_its_access_rules() -> None:
+    missing = [endpoint.key for endpoint in api_endpoints() if endpoint.key not in EXPECTATIONS]
+    assert missing == [], (
+        "Add these endpoints to EXPECTATIONS in autocrm/accounts/tests/test_api_authorization.py "
+        "(who gets which status, which rows): " + ", ".join(missing)
+    )
+
+
+@pytest.mark.parametrize("endpoint", every_endpoint())
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer acrm_not-a-real-token",
+        "Bearer ",
+        "Bearer",
+        "Basic YWRtaW5pc3RyYXRvcjpwYXNzd29yZA==",
+        "Token abc",
+        "bearer  \t ",
+        "Bearer " + "x" * 5000,
+    ],
+    ids=["none", "unknown", "empty", "scheme-only", "basic", "other-scheme", "blank", "huge"],
+)
+def test_unauthenticated_calls_get_401_and_change_nothing(
+    client: Any, world: World, endpoint: Endpoint, authorization: str | None
+) -> None:
+    expect = EXPECTATIONS.get(endpoint.key, Expect())
+    before = database_snapshot()
+    headers = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
+
+    response = call(client, endpoint, endpoint.url(**expect.params(world)), **headers)
+
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert body["detail"].startswith("Authentication required")
+    assert body["errors"][0]["field"] == "Authorization"
+    assert response["WWW-Authenticate"] == 'Bearer realm="autocrm"'
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("endpoint", every_endpoint())
+@pytest.mark.parametrize("state", ["revoked", "expired", "inactive user"])
+def test_dead_tokens_get_401(client: Any, world: World, endpoint: Endpoint, state: str) -> None:
+    user = world.users["administrator"]
+    token = world.tokens["administrator"]
+    record = ApiToken.objects.get(user=user)
+    if state == "revoked":
+        record.revoked_at = timezone.now()
+        record.save()
+    elif state == "expired":
+        record.expires_at = timezone.now()
+        record.save()
+    else:
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    expect = EXPECTATIONS.get(endpoint.key, Expect())
+    before = database_snapshot()
+
+    response = call(
+        client, endpoint, endpoint.url(**expect.params(world)), HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+    assert response.status_code == 401, response.content
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("endpoint", every_endpoint())
+@pytest.mark.parametrize("user", NAMED_USERS)
+def test_named_users_get_the_declared_answer(
+    client: Any, world: World, endpoint: Endpoint, user: str
+) -> None:
+    expect = EXPECTATIONS.get(endpoint.key)
+    url = endpoint.url(**(expect.params(world) if expect else {}))
+    before = database_snapshot()
+
+    response = call(client, endpoint, url, HTTP_AUTHORIZATION=f"Bearer {world.tokens[user]}")
+
+    assert response.status_code < 500, response.content
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    if expect is None:
+        return  # reported by test_every_endpoint_declares_its_access_rules
+    assert response.status_code == expect.status_for(user), response.content
+    if response.status_code != 200:
+        body = response.json()
+        assert set(body) == {"detail", "errors"}
+        if endpoint.method != "GET":
+            assert database_snapshot() == before
+        return
+    if user in expect.rows:
+        body = response.json()
+        expected = row_ids(world, expect.rows[user])
+        assert {item["id"] for item in body["items"]} == expected
+        assert body["count"] == len(expected)
+
+
+@pytest.mark.parametrize("user", NAMED_USERS)
+def test_a_dealer_centers_detail_is_not_found_outside_the_callers_scope(
+    client: Any, world: World, user: str
+) -> None:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens[user]}"}
+    answers = {
+        name: client.get(f"/api/v1/dealer-centers/{world.objects[name].pk}", **headers).status_code
+        for name in ("dc_a", "dc_b")
+    }
+    expected = {
+        "administrator": {"dc_a": 200, "dc_b": 200},
+        "management": {"dc_a": 200, "dc_b": 200},
+        "head_a": {"dc_a": 200, "dc_b": 404},
+        "sales_a": {"dc_a": 200, "dc_b": 404},
+        "sales_b": {"dc_a": 404, "dc_b": 200},
+    }
+    assert answers == expected[user]
+
+
+def test_out_of_scope_and_missing_rows_answer_alike(client: Any, world: World) -> None:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {world.tokens['head_a']}"}
+
+    outside = client.get(f"/api/v1/users/{world.users['sales_b'].pk}", **headers)
+    missing = client.get("/api/v1/users/999999", **headers)
+
+    assert outside.status_code == missing.status_code == 404
+    assert (
+        outside.json()
+        == missing.json()
+        == {
+            "detail": "Not found.",
+            "errors": [{"code": "not_found", "message": "Not found.", "field": None}],
+        }
+    )
+
+
+def test_sales_manager_is_refused_the_staff_directory(client: Any, world: World) -> None:
+    response = client.get("/api/v1/users", HTTP_AUTHORIZATION=f"Bearer {world.tokens['sales_a']}")
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "You do not have permission to perform this action.",
+        "errors": [
+            {
+                "code": "forbidden",
+                "message": "You do not have permission to perform this action.",
+                "field": None,
+            }
+        ],
+    }
+
+
+def test_a_browser_session_works_like_a_token(client: Any, world: World) -> None:
+    client.force_login(world.users["sales_b"])
+
+    response = client.get("/api/v1/dealer-centers")
+
+    assert response.status_code == 200
+    assert [item["name"] for item in response.json()["items"]] == ["Dealer center B"]
