@@ -94,7 +94,7 @@ bench: setup-dev
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 messages: setup-dev
-	cd autocrm && ../$(PY) ../manage.py makemessages -l ru --no-obsolete && ../$(PY) ../manage.py compilemessages
+	cd autocrm && DEBUG=1 ../$(PY) ../manage.py makemessages -l ru --no-obsolete && DEBUG=1 ../$(PY) ../manage.py compilemessages
 
 check-deploy: setup
 	DEBUG=0 SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=crm.example.com \

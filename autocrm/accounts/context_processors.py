@@ -15,11 +15,21 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     active_id = getattr(request, "active_dealer_center_id", None)
-    switchable = list(dealer_center_list(user=user).only("id", "name", "city__name"))
+    # Runs on every page: one light query (no brands, no region), scoped like every list.
+    switchable = list(
+        dealer_center_list(user=user)
+        .select_related(None)
+        .prefetch_related(None)
+        .select_related("city")
+        .only("id", "name", "city__name")
+    )
     active = next((dc for dc in switchable if dc.pk == active_id), None)
     return {
+        # What the user works with right now: the switcher's choice, else all he may see.
+        # The home dashboard lists these (core cannot import accounts' selectors).
+        "current_dealer_centers": [active] if active else switchable,
         "nav_items": navigation_for(request),
-        "user_roles": sorted(user.roles.all(), key=lambda role: role.name),
+        "user_roles": sorted(user.roles.all(), key=lambda role: str(role.name)),
         "switchable_dealer_centers": switchable,
         "active_dealer_center": active,
     }

@@ -17,23 +17,51 @@ class Module:
     label: str | Promise
     url_name: str
     permission: str | None = None
+    # One line for the module's card on the home dashboard.
+    description: str | Promise = ""
 
 
 MODULES: list[Module] = [
     Module("home", _("Home"), "core:home"),
-    Module("structure", _("Dealer centers"), "accounts:dealer_center_list", "accounts.view_structure"),
-    Module("staff", _("Staff"), "accounts:user_list", "accounts.view_staff"),
-    Module("admin", _("Administration"), "admin:index", "accounts.use_admin"),
+    Module(
+        "structure",
+        _("Dealer centers"),
+        "accounts:dealer_center_list",
+        "accounts.view_structure",
+        _("Addresses, brands, working hours, sites and departments."),
+    ),
+    Module(
+        "staff",
+        _("Staff"),
+        "accounts:user_list",
+        "accounts.view_staff",
+        _("Who works where and in which role."),
+    ),
+    Module(
+        "admin",
+        _("Administration"),
+        "admin:index",
+        "accounts.use_admin",
+        _("Users, roles, dealer centers and reference data."),
+    ),
 ]
 
 
 def navigation_for(request: HttpRequest) -> list[dict[str, object]]:
-    items = []
+    items: list[dict[str, object]] = []
     current = request.path
     for module in MODULES:
         if module.permission and not request.user.has_perm(module.permission):
             continue
         url = reverse(module.url_name)
         active = current == url if module.key == "home" else current.startswith(url)
-        items.append({"key": module.key, "label": module.label, "url": url, "active": active})
+        items.append(
+            {
+                "key": module.key,
+                "label": module.label,
+                "url": url,
+                "active": active,
+                "description": module.description,
+            }
+        )
     return items

@@ -10,6 +10,7 @@ from rules.contrib.views import permission_required
 
 from autocrm.accounts import selectors
 from autocrm.accounts.middleware import SESSION_KEY
+from autocrm.accounts.models import Weekday
 from autocrm.accounts.scoping import can_see_dealer_center
 
 
@@ -38,7 +39,16 @@ def dealer_center_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if dealer_center is None:
         raise Http404
-    return render(request, "accounts/dealer_center_detail.html", {"dealer_center": dealer_center})
+    # Every weekday is listed; a weekday without a row is a day off.
+    hours_by_day = {hours.weekday: hours for hours in dealer_center.working_hours.all()}
+    working_week = [
+        {"label": label, "hours": hours_by_day.get(value)} for value, label in Weekday.choices
+    ]
+    return render(
+        request,
+        "accounts/dealer_center_detail.html",
+        {"dealer_center": dealer_center, "working_week": working_week},
+    )
 
 
 @login_required
