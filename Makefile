@@ -8,7 +8,6 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-export DJANGO_SETTINGS_MODULE := autocrm.config.settings
 
 .PHONY: help setup setup-dev run serve worker scheduler migrate demo test test-fast e2e lint format bench messages check-deploy clean
 
@@ -79,6 +78,9 @@ test: setup-dev
 
 test-fast: setup-dev
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+e2e: setup-dev
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

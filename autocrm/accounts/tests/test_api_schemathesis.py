@@ -10,13 +10,27 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from autocrm.accounts.services import api_token_create
 from autocrm.accounts.tests.factories import DealerCenterFactory, SiteFactory, UserFactory
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+
+
+@pytest.fixture
+def keep_test_connection() -> Any:
+    # The WSGI handler closes "old" database connections when a request ends; inside a
+    # test that would close the connection holding the test's transaction. Django's own
+    # test client disconnects the same receivers for the same reason.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -34,7 +48,7 @@ def administrator_token(db: Any) -> str:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_no_server_errors(case: Any, administrator_token: str) -> None:
+def test_no_server_errors(case: Any, administrator_token: str, keep_test_connection: Any) -> None:
     response = case.call(headers={"Authorization": f"Bearer {administrator_token}"})
 
     case.validate_response(response, checks=[schemathesis.checks.not_a_server_error])

@@ -75,7 +75,10 @@ def test_related_rows_are_filtered_through_the_given_field(group):
     manager = UserFactory(roles=[RoleCode.SALES_MANAGER], dealer_centers=[murmansk])
 
     assert list(scope_queryset(Site.objects.all(), manager)) == [own]
-    assert set(scope_queryset(Site.objects.all(), manager, include_unassigned=True)) == {own, shared}
+    assert set(scope_queryset(Site.objects.all(), manager, include_unassigned=True)) == {
+        own,
+        shared,
+    }
     assert set(site_list(user=manager)) == {own, shared}
 
 
@@ -90,7 +93,9 @@ def test_active_dealer_center_narrows_but_never_widens(group):
     # A dealer center the user may not see is ignored rather than honoured.
     ignored = scope_queryset(dealer_centers, manager, field="pk", active_dealer_center_id=moscow.pk)
     assert set(ignored) == {murmansk, kazan}
-    everything = scope_queryset(dealer_centers, director, field="pk", active_dealer_center_id=moscow.pk)
+    everything = scope_queryset(
+        dealer_centers, director, field="pk", active_dealer_center_id=moscow.pk
+    )
     assert list(everything) == [moscow]
 
 

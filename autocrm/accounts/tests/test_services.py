@@ -39,7 +39,10 @@ def test_user_create_sets_roles_dealer_centers_and_history(admin_user):
 
 def test_administrators_get_admin_site_access(admin_user):
     user = services.user_create(
-        actor=admin_user, username="admin2", password="a-long-enough-password", roles=["administrator"]
+        actor=admin_user,
+        username="admin2",
+        password="a-long-enough-password",
+        roles=["administrator"],
     )
     assert user.is_staff is True
     services.user_set_roles(actor=admin_user, user=user, roles=[RoleCode.LAWYER])
