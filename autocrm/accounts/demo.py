@@ -33,7 +33,6 @@ from autocrm.accounts.models import (
     WorkingHours,
 )
 from autocrm.accounts.roles import GROUP_LEVEL_ROLES, RoleCode
-from autocrm.core.audit import acting_user
 
 DEMO_PASSWORD = "autocrm-demo-2026"  # noqa: S105 - published on purpose: demo logins only
 
@@ -434,10 +433,8 @@ def _ensure_user(
         }:
             services.user_set_dealer_centers(actor=actor, user=user, dealer_centers=dealer_centers)
         if not user.check_password(password):
-            user.set_password(password)
-            user.save(update_fields=["password"])
+            services.user_set_password(actor=actor, user=user, password=password)
 
-    # Profile details the user services do not cover (yet): names, superuser flag, department.
     wanted: dict[str, Any] = {
         "first_name": spec.first_name,
         "last_name": spec.last_name,
@@ -446,13 +443,8 @@ def _ensure_user(
         "department": _department_for(spec, structure),
     }
     if spec.superuser:
-        wanted |= {"is_superuser": True, "is_staff": True}
-    changed = [name for name, value in wanted.items() if getattr(user, name) != value]
-    if changed:
-        for name in changed:
-            setattr(user, name, wanted[name])
-        with acting_user(actor or user):
-            user.save(update_fields=changed)
+        wanted["is_superuser"] = True
+    services.user_update_profile(actor=actor or user, user=user, **wanted)
     return user
 
 

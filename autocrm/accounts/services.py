@@ -102,6 +102,49 @@ def user_set_dealer_centers(
     return user
 
 
+_PROFILE_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "middle_name",
+        "email",
+        "phone_extension",
+        "department",
+        "is_active",
+        "is_superuser",
+    }
+)
+
+
+@transaction.atomic
+def user_update_profile(*, actor: Any, user: User, **changes: Any) -> list[str]:
+    """Change profile fields; returns the names that actually changed (none: no history row)."""
+    unknown = sorted(set(changes) - _PROFILE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"Not a profile field: {', '.join(unknown)}.", field=unknown[0])
+    changed = [name for name, value in changes.items() if getattr(user, name) != value]
+    if not changed:
+        return []
+    for name in changed:
+        setattr(user, name, changes[name])
+    if user.is_superuser:
+        user.is_staff = True
+        changed.append("is_staff")
+    with acting_user(actor):
+        user.save(update_fields=sorted(set(changed)))
+    return changed
+
+
+@transaction.atomic
+def user_set_password(*, actor: Any, user: User, password: str) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationFailed(" ".join(error.messages), field="password") from None
+    user.set_password(password)
+    user.save(update_fields=["password"])  # password is excluded from history on purpose
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

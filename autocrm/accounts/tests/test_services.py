@@ -100,3 +100,42 @@ def test_set_dealer_centers_changes_scope(admin_user):
     services.user_set_dealer_centers(actor=admin_user, user=user, dealer_centers=[second])
     assert visible_dealer_center_ids(user) == {second.pk}
     assert list(user.dealer_centers.all()) == [second]
+
+
+def test_update_profile_records_only_real_changes(admin_user):
+    user = UserFactory(first_name="Иван")
+    before = user.history.count()
+
+    assert services.user_update_profile(actor=admin_user, user=user, first_name="Иван") == []
+    assert user.history.count() == before
+
+    changed = services.user_update_profile(actor=admin_user, user=user, first_name="Пётр")
+    assert changed == ["first_name"]
+    assert user.history.count() == before + 1
+    assert user.history.latest().history_user == admin_user
+
+
+def test_update_profile_refuses_unknown_fields(admin_user):
+    user = UserFactory()
+    with pytest.raises(ValidationFailed) as error:
+        services.user_update_profile(actor=admin_user, user=user, password="x")
+    assert error.value.field == "password"
+
+
+def test_superuser_flag_gives_admin_site_access(admin_user):
+    user = UserFactory()
+    services.user_update_profile(actor=admin_user, user=user, is_superuser=True)
+    user.refresh_from_db()
+    assert user.is_superuser and user.is_staff
+
+
+def test_set_password_validates_length(admin_user):
+    user = UserFactory()
+    with pytest.raises(ValidationFailed) as error:
+        services.user_set_password(actor=admin_user, user=user, password="short")
+    assert error.value.field == "password"
+    user.refresh_from_db()
+    assert not user.check_password("short")
+    services.user_set_password(actor=admin_user, user=user, password="a-much-longer-secret")
+    user.refresh_from_db()
+    assert user.check_password("a-much-longer-secret")
