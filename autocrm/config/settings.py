@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "autocrm.core",
     "autocrm.accounts",
+    "autocrm.clients",
+    "autocrm.inventory",
 ]
 
 MIDDLEWARE = [

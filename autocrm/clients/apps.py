@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ClientsConfig(AppConfig):
+    name = "autocrm.clients"
+    label = "clients"
+    verbose_name = _("Clients")
