@@ -38,6 +38,8 @@ for _model in (
     "defect",
     "inspectionphoto",
     "logisticsstatuschange",
+    "savedsearch",
+    "stockimport",
 ):
     for _action in ("view", "add", "change", "delete"):
         rules.add_perm(f"inventory.{_action}_{_model}", is_administrator)
