@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -74,8 +76,7 @@ class LogisticsHistoryInline(admin.TabularInline):
     model = LogisticsStatusChange
     extra = 0
     can_delete = False
-    fields = ["changed_at", "from_status", "to_status", "changed_by", "comment"]
-    readonly_fields = fields
+    fields = readonly_fields = ("changed_at", "from_status", "to_status", "changed_by", "comment")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -91,15 +92,41 @@ class ReservationInline(admin.TabularInline):
     model = Reservation
     extra = 0
     can_delete = False
-    fields = ["is_active", "client", "manager", "expires_at", "released_at", "release_reason"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "is_active",
+        "client",
+        "manager",
+        "expires_at",
+        "released_at",
+        "release_reason",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
+class VehicleAdminForm(ModelForm):  # ModelAdmin supplies the model and the fields
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        candidate = copy.copy(self.instance)
+        for name, value in cleaned.items():
+            setattr(candidate, name, value)
+        try:
+            services.vehicle_validate(candidate)
+            services.vehicle_ensure_unique(candidate)
+        except DomainError as error:
+            field = error.field if error.field in self.fields else None
+            if error.field == "model":
+                field = "car_model"
+            raise ValidationError({field or "__all__": error.message}) from None
+        return cleaned
+
+
 @admin.register(Vehicle)
 class VehicleAdmin(SimpleHistoryAdmin):
+    form = VehicleAdminForm
     list_display = [
         "stock_code",
         "vin",

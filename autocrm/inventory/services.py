@@ -54,8 +54,11 @@ class VehicleWrite:
     warnings: list[dict[str, str]] = field(default_factory=list)
 
 
-def _validate_vehicle(vehicle: Vehicle) -> list[dict[str, str]]:
-    """Check one vehicle's fields; raise on errors, return warnings."""
+def vehicle_validate(vehicle: Vehicle) -> list[dict[str, str]]:
+    """Normalise and check an unsaved vehicle's fields; raise on errors, return warnings.
+
+    Also used by forms to show errors before calling vehicle_create / vehicle_update.
+    """
     warnings: list[dict[str, str]] = []
     vehicle.vin = normalize_vin(vehicle.vin)
     if not is_valid_vin(vehicle.vin):
@@ -108,7 +111,7 @@ def _validate_vehicle(vehicle: Vehicle) -> list[dict[str, str]]:
     return warnings
 
 
-def _ensure_vin_free(vehicle: Vehicle) -> None:
+def vehicle_ensure_unique(vehicle: Vehicle) -> None:
     duplicate = Vehicle.objects.filter(vin=vehicle.vin, in_stock=True).exclude(pk=vehicle.pk)
     if vehicle.in_stock and duplicate.exists():
         raise Conflict(_("A vehicle with this VIN is already in stock."), field="vin")
@@ -127,8 +130,8 @@ def vehicle_create(*, actor: Any, **fields: Any) -> VehicleWrite:
         vehicle = Vehicle(**fields)
     except TypeError as error:
         raise ValidationFailed(str(error)) from None
-    warnings = _validate_vehicle(vehicle)
-    _ensure_vin_free(vehicle)
+    warnings = vehicle_validate(vehicle)
+    vehicle_ensure_unique(vehicle)
     try:
         with transaction.atomic(), acting_user(actor):
             vehicle.save()
@@ -164,8 +167,8 @@ def vehicle_update(*, actor: Any, vehicle: Vehicle, **changes: Any) -> VehicleWr
         vehicle.power_kw = None
     if "power_kw" in changes and "power_hp" not in changes:
         vehicle.power_hp = None
-    warnings = _validate_vehicle(vehicle)
-    _ensure_vin_free(vehicle)
+    warnings = vehicle_validate(vehicle)
+    vehicle_ensure_unique(vehicle)
     with acting_user(actor):
         vehicle.save()
     record_stock_change([vehicle.pk])
