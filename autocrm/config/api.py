@@ -28,6 +28,7 @@ from ninja.utils import check_csrf
 from autocrm.accounts.api import router as accounts_router
 from autocrm.accounts.services import api_token_authenticate
 from autocrm.core.errors import DomainError
+from autocrm.inventory.api import router as inventory_router
 
 
 class BearerToken(HttpBearer):
@@ -118,6 +119,7 @@ api = AutoCrmApi(
     urls_namespace="api",
 )
 api.add_router("", accounts_router)
+api.add_router("", inventory_router)
 
 
 def _error(

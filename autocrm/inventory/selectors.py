@@ -10,9 +10,14 @@ from autocrm.accounts.scoping import scope_queryset
 from autocrm.inventory.models import Inspection, Reservation, Vehicle
 
 
-def vehicle_queryset(*, user: Any) -> QuerySet[Vehicle]:
+def vehicle_queryset(*, user: Any, active_dealer_center_id: int | None = None) -> QuerySet[Vehicle]:
     """Cars in stock the user may see: his dealer centers' cars and group stock."""
-    return scope_queryset(Vehicle.objects.filter(in_stock=True), user, include_unassigned=True)
+    return scope_queryset(
+        Vehicle.objects.filter(in_stock=True),
+        user,
+        include_unassigned=True,
+        active_dealer_center_id=active_dealer_center_id,
+    )
 
 
 def vehicle_card(*, user: Any, vehicle_id: int) -> Vehicle | None:

@@ -29,6 +29,8 @@ from autocrm.accounts.tests.factories import (
     SiteFactory,
     UserFactory,
 )
+from autocrm.inventory.services import reservation_create
+from autocrm.inventory.tests.factories import VehicleFactory
 
 NAMED_USERS = ("administrator", "management", "head_a", "sales_a", "sales_b")
 
@@ -110,7 +112,14 @@ def world(db: Any) -> World:
         name: api_token_create(actor=None, user=user, name="tests").token
         for name, user in users.items()
     }
+    # Stock: one car per site; vehicle_a is reserved (a second reservation is refused).
+    vehicles = {
+        f"vehicle_{name}": VehicleFactory.create(site=site)
+        for name, site in (("a", site_a), ("b", site_b), ("central", site_central))
+    }
+    reservation_create(actor=users["sales_a"], vehicle=vehicles["vehicle_a"])
     objects = {
+        **vehicles,
         "city_a": city_a,
         "city_b": city_b,
         "city_central": city_central,
@@ -202,6 +211,29 @@ EXPECTATIONS: dict[str, Expect] = {
     "GET /api/v1/users/{user_id}": Expect(
         status={"sales_a": 403, "sales_b": 403},
         params=lambda world: {"user_id": world.users["sales_a"].pk},
+    ),
+    # Stock: a dealer center's cars plus group stock (the central yard) for everybody.
+    "GET /api/v1/vehicles": Expect(
+        rows={
+            **same_for(GROUP, {"vehicle_a", "vehicle_b", "vehicle_central"}),
+            **same_for(A_STAFF, {"vehicle_a", "vehicle_central"}),
+            "sales_b": {"vehicle_b", "vehicle_central"},
+        }
+    ),
+    "GET /api/v1/vehicles/{vehicle_id}": Expect(
+        status={"sales_b": 404}, params=lambda world: {"vehicle_id": world.vehicle_a.pk}
+    ),
+    # vehicle_a is already reserved: 409 for everyone who may sell it, 404 outside scope.
+    "POST /api/v1/vehicles/{vehicle_id}/reservation": Expect(
+        default_status=409,
+        status={"sales_b": 404},
+        params=lambda world: {"vehicle_id": world.vehicle_a.pk},
+    ),
+    # vehicle_b is free: releasing is a 409 for those who see it, 404 for A's staff.
+    "DELETE /api/v1/vehicles/{vehicle_id}/reservation": Expect(
+        default_status=409,
+        status={"head_a": 404, "sales_a": 404},
+        params=lambda world: {"vehicle_id": world.vehicle_b.pk},
     ),
 }
 

@@ -126,7 +126,8 @@ def test_superuser_flag_gives_admin_site_access(admin_user):
     user = UserFactory()
     services.user_update_profile(actor=admin_user, user=user, is_superuser=True)
     user.refresh_from_db()
-    assert user.is_superuser and user.is_staff
+    assert user.is_superuser
+    assert user.is_staff
 
 
 def test_set_password_validates_length(admin_user):

@@ -22,10 +22,18 @@ def _form_data(vehicle: Vehicle, **changes):
     data = {
         field.name: getattr(vehicle, field.attname)
         for field in Vehicle._meta.concrete_fields
-        if field.editable and field.name not in {"id", "reservation_status", "in_stock", "logistics_status"}
+        if field.editable
+        and field.name not in {"id", "reservation_status", "in_stock", "logistics_status"}
     }
     data = {name: ("" if value is None else value) for name, value in data.items()}
-    for flag in ("right_hand_drive", "pts_present", "credit_sale", "trade_in_sale", "pledged", "ord_present"):
+    for flag in (
+        "right_hand_drive",
+        "pts_present",
+        "credit_sale",
+        "trade_in_sale",
+        "pledged",
+        "ord_present",
+    ):
         if not data[flag]:
             data.pop(flag)
     data.update(changes)
