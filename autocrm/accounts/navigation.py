@@ -24,6 +24,13 @@ class Module:
 MODULES: list[Module] = [
     Module("home", _("Home"), "core:home"),
     Module(
+        "stock",
+        _("Stock"),
+        "inventory:search",
+        "inventory.search_stock",
+        _("Cars of every site, new and used: search, cards, reservations."),
+    ),
+    Module(
         "structure",
         _("Dealer centers"),
         "accounts:dealer_center_list",

@@ -23,5 +23,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("structure/", include("autocrm.accounts.urls")),
+    path("stock/", include("autocrm.inventory.urls")),
     path("", include("autocrm.core.urls")),
 ]

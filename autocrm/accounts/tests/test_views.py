@@ -156,11 +156,11 @@ def test_staff_page_lists_employees_for_allowed_roles(client, manager, role):
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (RoleCode.ADMINISTRATOR, ["home", "structure", "staff", "admin"]),
-        (RoleCode.MANAGEMENT, ["home", "structure", "staff"]),
-        (RoleCode.OPERATOR, ["home", "structure", "staff"]),
-        (RoleCode.SALES_MANAGER, ["home", "structure"]),
-        (RoleCode.HOSTESS, ["home", "structure"]),
+        (RoleCode.ADMINISTRATOR, ["home", "stock", "structure", "staff", "admin"]),
+        (RoleCode.MANAGEMENT, ["home", "stock", "structure", "staff"]),
+        (RoleCode.OPERATOR, ["home", "stock", "structure", "staff"]),
+        (RoleCode.SALES_MANAGER, ["home", "stock", "structure"]),
+        (RoleCode.HOSTESS, ["home", "stock", "structure"]),
     ],
 )
 def test_navigation_by_role(client, murmansk, role, expected):

@@ -61,3 +61,50 @@
     initAutosubmit(document);
   });
 })();
+
+/* Stock screens (inventory). */
+(function () {
+  "use strict";
+
+  // htmx "settles" swapped elements by copying class and style attributes from the old
+  // element with the same id. Copying a style attribute is an inline style, which the CSP
+  // refuses (browsers and tools may leave an empty style="" on any element), so settle
+  // classes only; inline styles are never ours to keep.
+  if (window.htmx && window.htmx.config) {
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
+  }
+
+  // Rows of the stock table open the vehicle card; the car's name is the real link, this
+  // only widens the target. Clicks on links and controls inside the row keep their meaning.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) {
+      return;
+    }
+    var row = target.closest("tr[data-href]");
+    if (!row || target.closest("a, button, input, select, label")) {
+      return;
+    }
+    if (window.getSelection && String(window.getSelection()).length > 0) {
+      return; // the user is selecting a VIN to copy
+    }
+    window.location.assign(row.getAttribute("data-href"));
+  });
+
+  // Forms that must carry the search the user is looking at (save a preset, come back to
+  // the same filters after deleting one) follow the URL htmx pushes on every refresh.
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    var query = window.location.search.replace(/^\?/, "");
+    document.querySelectorAll("input[data-current-query]").forEach(function (input) {
+      input.value = query;
+    });
+  });
+
+  // <button data-print>: print the page (the PTS sheet has a print stylesheet).
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target instanceof Element && target.closest("[data-print]")) {
+      window.print();
+    }
+  });
+})();
