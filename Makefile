@@ -95,8 +95,11 @@ format: setup-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Hot reads of the platform, then the stock search (API next to bare SQL) on a scratch
+# database that later runs reuse: BENCH_SEARCH_ARGS="--vehicles 200000 --rebuild".
 bench: setup-dev
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/search.py $(BENCH_SEARCH_ARGS)
 
 messages: setup-dev
 	cd autocrm && DEBUG=1 ../$(PY) ../manage.py makemessages -l ru --no-obsolete && DEBUG=1 ../$(PY) ../manage.py compilemessages

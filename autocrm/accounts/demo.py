@@ -5,8 +5,10 @@ site/consignor name, department kind, username), so the builder can run any numb
 times: the first run creates, later runs change only what differs and write no history
 rows when nothing changed.
 
-Later issues extend the demo (clients, stock, requests ...): add a ``build_<area>``
-function here and call it from :func:`build_demo`.
+Later issues extend the demo (clients, stock, requests ...) from their own apps, which
+accounts may not import: each app's ``demo`` module registers a step with
+``autocrm.core.demo_registry.register_demo_step`` and :func:`build_demo` runs them after
+the group and its users exist.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from autocrm.accounts.models import (
     WorkingHours,
 )
 from autocrm.accounts.roles import GROUP_LEVEL_ROLES, RoleCode
+from autocrm.core.demo_registry import run_demo_steps
 
 DEMO_PASSWORD = "autocrm-demo-2026"  # noqa: S105 - published on purpose: demo logins only
 
@@ -470,7 +473,9 @@ def build_demo(*, password: str = DEMO_PASSWORD) -> DemoSummary:
     """Build (or bring up to date) the whole demo dataset."""
     structure = build_structure()
     users = build_users(structure, password=password)
-    return DemoSummary(counts=demo_counts(), users=users)
+    counts = demo_counts()
+    counts.update(run_demo_steps())  # the other apps' data, on top of the group
+    return DemoSummary(counts=counts, users=users)
 
 
 def demo_counts() -> dict[str, int]:

@@ -28,6 +28,13 @@ from autocrm.accounts.tests.factories import DealerCenterFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _only_the_group(monkeypatch):
+    # These tests are about the group and its users; the other apps' demo steps (2,400
+    # cars ...) have their own tests and would only slow these down.
+    monkeypatch.setattr(demo, "run_demo_steps", lambda: {})
+
+
 def seed(*args: str) -> str:
     out = StringIO()
     call_command("seed_demo", *args, stdout=out)

@@ -13,7 +13,8 @@ from autocrm.accounts.models import DealerCenter
 class Command(BaseCommand):
     help = (
         "Create or update the demo dealer group: cities, brands, dealer centers, sites, "
-        "consignors, departments and one login per role. Safe to run repeatedly."
+        "consignors, departments and one login per role, then the demo data other apps "
+        "register (core.demo_registry), such as the stock. Safe to run repeatedly."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
