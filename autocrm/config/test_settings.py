@@ -10,3 +10,7 @@ import os
 os.environ.setdefault("DEBUG", "1")
 
 from autocrm.config.settings import *  # noqa: F403
+
+# Live-server request threads (browser tests) each open their own connection; with a
+# reuse age those stay open after the thread ends and block dropping the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
