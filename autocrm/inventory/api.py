@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.responses import NinjaJSONEncoder
 
 from autocrm.clients.selectors import client_list
 from autocrm.core.api import (
@@ -116,7 +118,7 @@ class VehicleSearchOut(Schema):
     response={200: VehicleSearchOut, **ERROR_RESPONSES},
     summary="Search the stock with facets",
 )
-def vehicle_search(request: HttpRequest, filters: Query[VehicleFilters]) -> dict[str, Any]:
+def vehicle_search(request: HttpRequest, filters: Query[VehicleFilters]) -> HttpResponse:
     """Cars in stock the caller may see, filtered, sorted and paged, with facet counts.
 
     Parsing and validation are ``VehicleSearchParams.from_query`` (the search page uses the
@@ -124,7 +126,7 @@ def vehicle_search(request: HttpRequest, filters: Query[VehicleFilters]) -> dict
     require_perm(request, "inventory.search_stock")
     params = VehicleSearchParams.from_query(request.GET)
     result = search_vehicles(user=request.user, params=params)
-    return {
+    payload = {
         "count": result.count,
         "items": [vehicle_item(vehicle, result.today) for vehicle in result.items],
         "facets": {
@@ -132,6 +134,13 @@ def vehicle_search(request: HttpRequest, filters: Query[VehicleFilters]) -> dict
             for name, entries in result.facets.items()
         },
     }
+    # Rendered here rather than by ninja: its response validation walks ~1,000 plain
+    # values through a getter wrapper (~2.5 ms a page). The payload is built of str, int
+    # and None in exactly the shape of VehicleSearchOut (documented above; a test
+    # validates real answers against it), and rendered like ninja's JSON renderer.
+    return HttpResponse(
+        json.dumps(payload, cls=NinjaJSONEncoder), content_type="application/json; charset=utf-8"
+    )
 
 
 class CodeName(Schema):

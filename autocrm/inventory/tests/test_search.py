@@ -6,6 +6,7 @@ import random
 import threading
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection, connections
@@ -13,12 +14,14 @@ from django.http import QueryDict
 
 from autocrm.core.errors import ValidationFailed
 from autocrm.inventory import search_index, services
-from autocrm.inventory.models import Vehicle
+from autocrm.inventory.models import Color, Vehicle
 from autocrm.inventory.search import (
+    ITEM_RELATED,
     SearchResult,
     VehicleSearchParams,
     search_vehicles,
     search_vehicles_sql,
+    vehicle_item,
 )
 from autocrm.inventory.tests.factories import VehicleFactory
 from autocrm.inventory.tests.stock_world import (
@@ -292,3 +295,126 @@ def test_a_write_through_another_connection_is_seen_by_the_next_search() -> None
     assert [item.pk for item in result.items] == [vehicle.pk]
     assert connection.in_atomic_block is False
     assert_both_engines_match(user, query)
+
+
+def _items(result: SearchResult) -> list[dict[str, Any]]:
+    return [vehicle_item(vehicle, TODAY) for vehicle in result.items]
+
+
+def test_page_relations_cover_every_item_relation() -> None:
+    assert set(search_index.PAGE_RELATIONS) == set(ITEM_RELATED)
+
+
+def test_index_pages_show_the_same_fields_as_sql_pages(world: StockWorld) -> None:
+    # The index attaches catalog rows from memory instead of joining: same items.
+    user = world.users["group"]
+    rng = random.Random(11)
+    for query in [{"limit": "200"}, *(random_query(rng, world) for _ in range(20))]:
+        params = _params(query)
+        indexed = search_vehicles(user=user, params=params, today=TODAY)
+        assert indexed.engine == "index"
+        sql = search_vehicles_sql(user=user, params=params, today=TODAY)
+        assert _items(indexed) == _items(sql), query
+
+
+def test_index_pages_show_catalog_renames_and_new_catalog_rows(world: StockWorld) -> None:
+    user = world.users["group"]
+    vehicle = world.vehicles[0]
+    query = {"vin": vehicle.vin}
+    search_vehicles(user=user, params=_params(query), today=TODAY)
+    city = vehicle.city
+    city.name = "Город Переименованный"
+    city.save()
+    color = Color.objects.create(name="Цвет Новый")
+    services.vehicle_update(actor=None, vehicle=vehicle, color=color)
+
+    (item,) = _items(search_vehicles(user=user, params=_params(query), today=TODAY))
+
+    assert (item["city"], item["color"]) == ("Город Переименованный", "Цвет Новый")
+    assert [item] == _items(search_vehicles_sql(user=user, params=_params(query), today=TODAY))
+
+
+def test_a_catalog_row_the_index_has_not_seen_falls_back_to_the_join(world: StockWorld) -> None:
+    user = world.users["group"]
+    index_result = search_vehicles(user=user, params=_params({"limit": "5"}), today=TODAY)
+    index = search_index.get_index()
+    ids = [vehicle.pk for vehicle in index_result.items]
+    catalog = search_index.Catalog(
+        spelling=index.catalog.spelling,
+        ids=index.catalog.ids,
+        rows={**index.catalog.rows, "make": {}},
+        fingerprint=index.catalog.fingerprint,
+    )
+
+    page = search_index.page_vehicles(ids, catalog, index.using)
+
+    assert [vehicle.pk for vehicle in page] == ids
+    assert [vehicle_item(vehicle, TODAY) for vehicle in page] == _items(index_result)
+
+
+def test_pages_never_share_catalog_instances(world: StockWorld) -> None:
+    user = world.users["group"]
+    first = search_vehicles(user=user, params=_params({"limit": "1"}), today=TODAY)
+    second = search_vehicles(user=user, params=_params({"limit": "1"}), today=TODAY)
+    assert first.items[0].pk == second.items[0].pk
+    assert first.items[0].make is not second.items[0].make
+    assert first.items[0].make == second.items[0].make
+
+
+def test_price_ranges_stay_exact_after_price_changes(world: StockWorld) -> None:
+    # Boundary buckets answer from a sorted copy that every change must invalidate.
+    user = world.users["group"]
+    prices = sorted(vehicle.price for vehicle in world.vehicles)
+    low, high = prices[len(prices) // 3], prices[2 * len(prices) // 3]
+    queries = [
+        {"price_min": str(low), "price_max": str(high), "limit": "200"},
+        {"price_min": str(low + Decimal("0.01")), "sort": "price", "limit": "200"},
+        {"price_max": str(high - Decimal("0.01")), "sort": "-price", "limit": "200"},
+    ]
+    for query in queries:
+        assert_both_engines_match(user, query)
+    for step, vehicle in enumerate(world.vehicles[:40]):
+        new_price = (low, high, low + Decimal("0.01"), high - Decimal("0.01"))[step % 4]
+        services.vehicle_update(actor=None, vehicle=vehicle, price=new_price)
+        if step % 10 == 9:
+            for query in queries:
+                assert_both_engines_match(user, query)
+
+
+def test_the_api_answer_matches_its_documented_schema(world: StockWorld, client: Any) -> None:
+    from autocrm.inventory.api import VehicleSearchOut
+
+    user = world.users["group"]
+    client.force_login(user)
+    response = client.get("/api/v1/vehicles?make=Chery&make=Haval&sort=-price&limit=20")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert VehicleSearchOut.model_validate(body).model_dump(mode="json") == body
+    expected = expected_search(user, {"make": ["Chery", "Haval"], "sort": "-price"})
+    assert body["count"] == expected["count"] > 0
+
+
+def test_searches_after_writes_neither_rebuild_nor_reload_the_catalog(
+    world: StockWorld,
+) -> None:
+    # Build and sync read change rows and the fingerprint through one statement: the
+    # values they compare must come back alike, or every search would start afresh.
+    user = world.users["group"]
+    search_vehicles(user=user, params=VehicleSearchParams(), today=TODAY)
+    services.vehicle_update(actor=None, vehicle=world.vehicles[1], price=Decimal("2000000.00"))
+    search_vehicles(user=user, params=VehicleSearchParams(), today=TODAY)
+    index = search_index.get_index()
+    catalog = index.catalog
+    with (
+        mock.patch.object(search_index.StockIndex, "build") as build,
+        mock.patch.object(search_index.Catalog, "load") as load,
+    ):
+        for _ in range(3):
+            assert_both_engines_match(user, {"price_min": "1999999", "limit": "200"})
+        services.vehicle_update(actor=None, vehicle=world.vehicles[2], mileage=12)
+        assert_both_engines_match(user, {"mileage_max": "12"})
+    assert build.call_count == 0
+    assert load.call_count == 0
+    assert search_index.get_index().catalog is catalog
