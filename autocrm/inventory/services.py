@@ -48,6 +48,24 @@ def record_stock_change(vehicle_ids: Iterable[int]) -> None:
     StockChange.objects.bulk_create([StockChange(vehicle_id=pk) for pk in vehicle_ids])
 
 
+STOCK_CHANGE_RETENTION = timedelta(days=7)
+
+
+def stock_changes_prune(now: datetime | None = None) -> int:
+    """Drop change-log rows older than a week, keeping the newest row.
+
+    Running indexes caught up long ago; one that has slept longer finds the row it saw
+    gone and rebuilds, so pruning never makes an index miss a write. The newest row stays
+    so that the log's position survives a quiet week.
+    """
+    cutoff = (now or timezone.now()) - STOCK_CHANGE_RETENTION
+    newest = StockChange.objects.order_by("-id").values_list("id", flat=True).first()
+    if newest is None:
+        return 0
+    deleted, _ = StockChange.objects.filter(changed_at__lt=cutoff, id__lt=newest).delete()
+    return deleted
+
+
 @dataclass
 class VehicleWrite:
     vehicle: Vehicle

@@ -8,13 +8,19 @@ from django_tasks import task
 
 from autocrm.core.scheduling import periodic
 from autocrm.inventory.imports import stock_import_process
-from autocrm.inventory.services import reservations_release_expired
+from autocrm.inventory.services import reservations_release_expired, stock_changes_prune
 
 
 @periodic(every=timedelta(minutes=5))
 @task()
 def release_expired_reservations() -> int:
     return reservations_release_expired()
+
+
+@periodic(every=timedelta(hours=6))
+@task()
+def prune_stock_changes() -> int:
+    return stock_changes_prune()
 
 
 @task()

@@ -291,3 +291,30 @@ def test_scheduler_job_releases_expired_reservations_only(manager, car):
     record = Reservation.objects.get(vehicle=expired_car)
     assert (record.release_reason, record.released_by) == ("expired", None)
     assert services.reservations_release_expired(timezone.now() + timedelta(hours=2)) == 0
+
+
+def test_stock_change_log_is_pruned_but_keeps_its_newest_row(manager, car):
+    vehicle = services.vehicle_create(actor=manager, **car).vehicle
+    services.vehicle_update(actor=manager, vehicle=vehicle, price=Decimal("3000000"))
+    rows = list(StockChange.objects.order_by("id"))
+    assert len(rows) == 2
+    StockChange.objects.update(changed_at=timezone.now() - timedelta(days=8))
+
+    assert services.stock_changes_prune() == 1
+
+    assert list(StockChange.objects.values_list("id", flat=True)) == [rows[-1].id]
+    assert services.stock_changes_prune() == 0
+
+
+def test_search_stays_exact_after_the_log_is_pruned(manager, car):
+    from autocrm.inventory.search import VehicleSearchParams, search_vehicles
+
+    vehicle = services.vehicle_create(actor=manager, **car).vehicle
+    params = VehicleSearchParams.from_query({"price_max": "3000000"})
+    assert search_vehicles(user=manager, params=params).count == 0  # index built here
+
+    StockChange.objects.update(changed_at=timezone.now() - timedelta(days=8))
+    services.vehicle_update(actor=manager, vehicle=vehicle, price=Decimal("2900000"))
+    services.stock_changes_prune()
+
+    assert search_vehicles(user=manager, params=params).count == 1
