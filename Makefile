@@ -35,8 +35,13 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 setup: $(STAMP)
 	@mkdir -p var
 
-setup-dev: $(DEV_STAMP) system-packages
+setup-dev: $(DEV_STAMP) system-packages .env
 	@mkdir -p var
+
+# Developer machines only: lets `python manage.py ...` run in the checkout without
+# exporting DEBUG=1. Environment variables still win; production has no such file.
+.env:
+	@printf '# Written by make setup-dev for this developer checkout; do not deploy it.\nDEBUG=1\n' > $@
 
 # Debian packages the tests need; installed only when missing and when we may (root).
 .PHONY: system-packages

@@ -74,6 +74,28 @@ class Env:
         return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def load_env_file(path: os.PathLike[builtins.str] | builtins.str) -> None:
+    """Read ``NAME=value`` lines into the environment without overriding what is set.
+
+    Used for the developer checkout's ``.env`` (written by ``make setup-dev``) so that
+    ``manage.py`` works there without exporting DEBUG=1; production sets real variables
+    and has no such file.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, separator, value = line.partition("=")
+        if not separator or not name.strip().isidentifier():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value.")
+        os.environ.setdefault(name.strip(), value.strip().strip("'\""))
+
+
 def database_config(url: str, *, conn_max_age: int = 60) -> dict[str, object]:
     """Translate ``DATABASE_URL`` into Django's DATABASES entry (SQLite or PostgreSQL only)."""
     import dj_database_url

@@ -12,12 +12,13 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from autocrm.config.env import Env, database_config
-
-env = Env()
+from autocrm.config.env import Env, database_config, load_env_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 BASE_DIR = PACKAGE_DIR.parent
+# A developer checkout's defaults (make setup-dev writes DEBUG=1); real variables win.
+load_env_file(BASE_DIR / ".env")
+env = Env()
 VAR_DIR = Path(env.str("AUTOCRM_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
