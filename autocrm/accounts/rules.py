@@ -37,19 +37,19 @@ rules.add_perm("accounts.manage_api_tokens", is_administrator)
 # Django admin access.
 rules.add_perm("accounts.use_admin", is_administrator)
 
-# Django admin model permissions for administrators (superusers have them all anyway).
-for _model in (
-    "region",
-    "city",
-    "brand",
-    "dealercenter",
-    "workinghours",
-    "site",
-    "consignor",
-    "department",
-    "role",
-    "user",
-    "apitoken",
-):
-    for _action in ("view", "add", "change", "delete"):
-        rules.add_perm(f"accounts.{_action}_{_model}", is_administrator)
+
+def grant_model_permissions(app_label: str, predicate: Any) -> None:
+    """Give ``predicate`` the view/add/change/delete permissions on every model of an app.
+
+    Django's admin asks for these; superusers have them anyway. Deriving the list from the
+    app registry keeps it complete as models are added.
+    """
+    from django.apps import apps
+
+    for model in apps.get_app_config(app_label).get_models():
+        for action in ("view", "add", "change", "delete"):
+            rules.add_perm(f"{app_label}.{action}_{model._meta.model_name}", predicate)
+
+
+# Django admin model permissions for administrators.
+grant_model_permissions("accounts", is_administrator)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import rules
 
 from autocrm.accounts.roles import RoleCode
-from autocrm.accounts.rules import has_role, is_administrator, is_authenticated
+from autocrm.accounts.rules import (
+    grant_model_permissions,
+    has_role,
+    is_administrator,
+    is_authenticated,
+)
 
 can_sell = has_role(
     RoleCode.SALES_MANAGER, RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR
@@ -22,26 +27,4 @@ rules.add_perm("inventory.change_logistics_status", can_manage_stock)
 rules.add_perm("inventory.record_inspection", can_inspect)
 rules.add_perm("inventory.manage_restrictions", can_manage_restrictions)
 
-for _model in (
-    "bodytype",
-    "drivetype",
-    "enginetype",
-    "transmission",
-    "color",
-    "carmodel",
-    "trim",
-    "logisticsstatus",
-    "vehicle",
-    "inspection",
-    "reservation",
-    "restriction",
-    "defect",
-    "inspectionphoto",
-    "logisticsstatuschange",
-    "savedsearch",
-    "stockimport",
-):
-    for _action in ("view", "add", "change", "delete"):
-        rules.add_perm(f"inventory.{_action}_{_model}", is_administrator)
-for _action in ("view", "add", "change", "delete"):
-    rules.add_perm(f"clients.{_action}_client", is_administrator)
+grant_model_permissions("inventory", is_administrator)
