@@ -83,9 +83,18 @@ class LogisticsHistoryInline(admin.TabularInline):
 
 
 class RestrictionInline(admin.TabularInline):
+    """Existing restrictions are history; new ones are added through the service (which
+    also sets the pledged / ORD flags and tells the search index)."""
+
     model = Restriction
     extra = 0
     fields = ["kind", "source", "starts_on", "ends_on", "note"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ReservationInline(admin.TabularInline):
@@ -179,6 +188,26 @@ class VehicleAdmin(SimpleHistoryAdmin):
 
             raise ValidationError({error.field or "__all__": error.message}) from None
         obj.pk = result.vehicle.pk
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Restriction:
+            super().save_formset(request, form, formset, change)
+            return
+        # The admin's change message reads these three lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for restriction_form in formset.extra_forms:
+            if restriction_form.has_changed() and restriction_form.is_valid():
+                data = restriction_form.cleaned_data
+                restriction = services.restriction_add(
+                    actor=request.user,
+                    vehicle=form.instance,
+                    kind=data["kind"],
+                    source=data["source"],
+                    starts_on=data.get("starts_on"),
+                    ends_on=data.get("ends_on"),
+                    note=data.get("note", ""),
+                )
+                formset.new_objects.append(restriction)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Vehicle]:
         return super().get_queryset(request).select_related("make", "car_model")

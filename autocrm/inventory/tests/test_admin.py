@@ -82,3 +82,31 @@ def test_invalid_vin_is_a_form_error(admin_client):
 
     assert response.status_code == 200
     assert "vin" in response.context["adminform"].form.errors
+
+
+def test_restriction_added_in_admin_goes_through_the_service(admin_client):
+    vehicle = VehicleFactory(pledged=False)
+    before = StockChange.objects.count()
+    url = reverse("admin:inventory_vehicle_change", args=[vehicle.pk])
+    data = _form_data(vehicle)
+    data |= {
+        "restrictions-TOTAL_FORMS": "1",
+        "restrictions-0-kind": "pledge",
+        "restrictions-0-source": "Банк «Север»",
+        "restrictions-0-starts_on": "2026-01-15",
+        "restrictions-0-ends_on": "",
+        "restrictions-0-note": "",
+    }
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    vehicle.refresh_from_db()
+    restriction = vehicle.restrictions.get()
+    assert (restriction.kind, restriction.source, str(restriction.starts_on)) == (
+        "pledge",
+        "Банк «Север»",
+        "2026-01-15",
+    )
+    assert vehicle.pledged is True
+    assert StockChange.objects.count() > before
