@@ -60,6 +60,9 @@ INSTALLED_APPS = [
     "autocrm.accounts",
     "autocrm.clients",
     "autocrm.inventory",
+    "autocrm.communications",
+    "autocrm.contact_center",
+    "autocrm.sales",
 ]
 
 MIDDLEWARE = [

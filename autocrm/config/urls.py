@@ -24,5 +24,10 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("structure/", include("autocrm.accounts.urls")),
     path("stock/", include("autocrm.inventory.urls")),
+    path("clients/", include("autocrm.clients.urls")),
+    path("communications/", include("autocrm.communications.urls")),
+    path("contact-center/", include("autocrm.contact_center.urls")),
+    path("sales/", include("autocrm.sales.urls")),
+    path("hooks/", include(("autocrm.communications.urls_hooks", "hooks"))),
     path("", include("autocrm.core.urls")),
 ]

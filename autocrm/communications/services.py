@@ -1,0 +1,602 @@
+"""Every write of the communications app: channels, the inbox, conversations, messages,
+calls, form submissions, visits and notifications."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from autocrm.clients.models import Client
+from autocrm.communications.channels import get_adapter
+from autocrm.communications.channels.base import (
+    CallEvent,
+    FormData,
+    InboundMessage,
+    RawEvent,
+    SendError,
+)
+from autocrm.communications.models import (
+    MESSAGING_KINDS,
+    Attachment,
+    Call,
+    CallStatus,
+    Channel,
+    ChannelKind,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    FormSubmission,
+    InboundEvent,
+    InboundStatus,
+    Message,
+    MessageStatus,
+    MessageStatusChange,
+    Notification,
+    Visit,
+    VisitPurpose,
+)
+from autocrm.core.errors import Conflict, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+# Inbound processing and outbound delivery are retried with growing pauses, then given up
+# (and shown to the administrator as failed).
+INBOX_MAX_ATTEMPTS = 8
+OUTBOX_MAX_ATTEMPTS = 6
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s ... capped at an hour."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+# --- channels ---------------------------------------------------------------------------
+
+
+def channel_create(
+    *,
+    actor: Any = None,
+    kind: str,
+    name: str,
+    dealer_center_id: int | None = None,
+    site_id: int | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Channel:
+    if kind not in ChannelKind.values:
+        raise ValidationFailed(_("Unknown channel kind."), field="kind")
+    if not name.strip():
+        raise ValidationFailed(_("Enter a name."), field="name")
+    cleaned = get_adapter(kind).clean_settings(dict(settings or {}))
+    with transaction.atomic():
+        return Channel.objects.create(
+            kind=kind,
+            name=name.strip()[:200],
+            dealer_center_id=dealer_center_id,
+            site_id=site_id,
+            settings=cleaned,
+        )
+
+
+def channel_update(
+    *,
+    actor: Any = None,
+    channel: Channel,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    is_active: bool | None = None,
+) -> Channel:
+    with transaction.atomic():
+        if name is not None:
+            if not name.strip():
+                raise ValidationFailed(_("Enter a name."), field="name")
+            channel.name = name.strip()[:200]
+        if settings is not None:
+            channel.settings = get_adapter(channel.kind).clean_settings(
+                {**channel.settings, **settings}
+            )
+        if is_active is not None:
+            channel.is_active = is_active
+        channel.save()
+    return channel
+
+
+# --- inbox ------------------------------------------------------------------------------
+
+def inbox_store(*, channel: Channel, events: list[RawEvent]) -> int:
+    """Store raw events once each (a repeat of an ``external_id`` is ignored).
+
+    Runs inside the caller's transaction. The inbox worker (``sales``' ``process_inbox``)
+    picks the events up; returns how many were new.
+    """
+    if not events:
+        return 0
+    now = timezone.now()
+    rows = [
+        InboundEvent(
+            channel=channel,
+            external_id=event.external_id,
+            headers=event.headers,
+            body=event.body,
+            received_at=now,
+            next_attempt_at=now,
+        )
+        for event in events
+    ]
+    ids = [e.external_id for e in events if e.external_id is not None]
+    before = (
+        set(
+            InboundEvent.objects.filter(channel=channel, external_id__in=ids).values_list(
+                "external_id", flat=True
+            )
+        )
+        if ids
+        else set()
+    )
+    InboundEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    new = sum(1 for e in events if e.external_id is None or e.external_id not in before)
+    return new
+
+
+def inbox_due(*, limit: int = 100, now: datetime | None = None) -> list[int]:
+    """Ids of pending events whose time has come, oldest first."""
+    now = now or timezone.now()
+    return list(
+        InboundEvent.objects.filter(status=InboundStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def inbox_lock(event_id: int) -> InboundEvent | None:
+    """Lock one pending event for processing inside the caller's transaction, or None if
+    another worker holds it or it is no longer pending."""
+    qs = InboundEvent.objects.select_for_update(skip_locked=True).select_related("channel")
+    event = qs.filter(pk=event_id, status=InboundStatus.PENDING).first()
+    return event
+
+
+def inbox_mark_done(*, event: InboundEvent, ignored: bool = False) -> None:
+    event.status = InboundStatus.IGNORED if ignored else InboundStatus.DONE
+    event.processed_at = timezone.now()
+    event.attempts += 1
+    event.last_error = ""
+    event.save(update_fields=["status", "processed_at", "attempts", "last_error"])
+
+
+def inbox_mark_failed(*, event_id: int, error: str) -> InboundEvent:
+    """Record a failed attempt; retried later with a growing pause, then given up."""
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().get(pk=event_id)
+        event.attempts += 1
+        event.last_error = error[:4000]
+        if event.attempts >= INBOX_MAX_ATTEMPTS:
+            event.status = InboundStatus.FAILED
+        else:
+            event.next_attempt_at = timezone.now() + retry_delay(event.attempts)
+        event.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    return event
+
+
+def inbox_retry(*, actor: Any = None, event_ids: list[int]) -> int:
+    """Administrator's "try again" for failed events."""
+    with transaction.atomic():
+        count = InboundEvent.objects.filter(
+            pk__in=event_ids, status=InboundStatus.FAILED
+        ).update(status=InboundStatus.PENDING, next_attempt_at=timezone.now(), attempts=0)
+    return count
+
+
+# --- conversations and messages ----------------------------------------------------------
+
+
+def _conversation_for_inbound(
+    channel: Channel, client: Client, item: InboundMessage
+) -> Conversation:
+    conversation: Conversation | None = None
+    if channel.kind == ChannelKind.EMAIL:
+        # E-mail threads by the ids the answer refers to, newest reference first.
+        refs = [r for r in (item.in_reply_to, *reversed(item.references.split())) if r]
+        if refs:
+            parent = (
+                Message.objects.filter(channel=channel, message_id_header__in=refs)
+                .select_related("conversation")
+                .order_by("-at")
+                .first()
+            )
+            if parent is not None:
+                conversation = parent.conversation
+    if conversation is None:
+        conversation = (
+            Conversation.objects.filter(
+                channel=channel, client=client, external_thread=item.thread
+            )
+            .exclude(status=ConversationStatus.CLOSED)
+            .order_by("-pk")
+            .first()
+        )
+        if conversation is not None and channel.kind == ChannelKind.EMAIL and item.subject:
+            # A new e-mail that answers nothing starts its own thread.
+            if not item.in_reply_to and conversation.subject != item.subject:
+                conversation = None
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            channel=channel,
+            client=client,
+            external_thread=item.thread[:300],
+            subject=item.subject[:500],
+            dealer_center_id=channel.dealer_center_id,
+            status=ConversationStatus.WAITING,
+            waiting_since=item.at,
+            last_message_at=item.at,
+        )
+    return conversation
+
+
+def message_record_inbound(
+    *, channel: Channel, client: Client, item: InboundMessage
+) -> tuple[Message, bool]:
+    """Store a client's message once; a repeat of its provider id returns the first one."""
+    existing = Message.objects.filter(
+        channel=channel, direction=Direction.INBOUND, external_id=item.external_id
+    ).first()
+    if existing is not None:
+        return existing, False
+    with transaction.atomic():
+        conversation = _conversation_for_inbound(channel, client, item)
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    conversation=conversation,
+                    client=conversation.client,
+                    channel=channel,
+                    direction=Direction.INBOUND,
+                    text=item.text,
+                    external_id=item.external_id,
+                    status=MessageStatus.RECEIVED,
+                    at=item.at,
+                    subject=item.subject[:500],
+                    message_id_header=item.message_id_header[:500],
+                    in_reply_to=item.in_reply_to[:500],
+                    references=item.references,
+                )
+        except IntegrityError:
+            return (
+                Message.objects.get(
+                    channel=channel, direction=Direction.INBOUND, external_id=item.external_id
+                ),
+                False,
+            )
+        for ref in item.attachments:
+            attachment = Attachment(
+                message=message,
+                name=ref.name[:255] or "file",
+                content_type=ref.content_type[:100],
+                size=ref.size or (len(ref.content) if ref.content else 0),
+                external_ref=ref.external_ref[:500],
+            )
+            if ref.content is not None:
+                attachment.file.save(attachment.name, ContentFile(ref.content), save=False)
+            attachment.save()
+        updates: dict[str, Any] = {"last_message_at": item.at}
+        if conversation.status != ConversationStatus.WAITING or conversation.waiting_since is None:
+            updates.update(status=ConversationStatus.WAITING, waiting_since=item.at)
+        Conversation.objects.filter(pk=conversation.pk).update(**updates, updated_at=timezone.now())
+    return message, True
+
+
+def _set_message_status(message: Message, status: str, reason: str = "") -> None:
+    MessageStatusChange.objects.create(
+        message=message, from_status=message.status, to_status=status, reason=reason[:2000]
+    )
+    message.status = status
+    message.status_reason = reason[:2000]
+
+
+def message_send(
+    *,
+    actor: Any,
+    conversation: Conversation,
+    text: str,
+    subject: str = "",
+) -> Message:
+    """Queue an answer in the conversation's channel; it is sent after commit."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed(_("Write the message."), field="text")
+    if len(text) > 4096 and conversation.channel.kind != ChannelKind.EMAIL:
+        raise ValidationFailed(_("The message is longer than 4096 characters."), field="text")
+    if conversation.channel.kind not in MESSAGING_KINDS:
+        raise ValidationFailed(_("This channel does not carry messages."), field="channel")
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.channel.kind == ChannelKind.EMAIL:
+            last_in = (
+                conversation.messages.filter(direction=Direction.INBOUND)
+                .order_by("-at", "-pk")
+                .first()
+            )
+            subject = subject or (conversation.subject or "")
+            if last_in is not None and subject and not subject.lower().startswith("re:"):
+                subject = f"Re: {subject}"
+        message = Message.objects.create(
+            conversation=conversation,
+            client_id=conversation.client_id,
+            channel=conversation.channel,
+            direction=Direction.OUTBOUND,
+            text=text,
+            status=MessageStatus.QUEUED,
+            author=actor if getattr(actor, "is_authenticated", False) else None,
+            at=now,
+            subject=subject[:500],
+            next_attempt_at=now,
+        )
+        MessageStatusChange.objects.create(message=message, to_status=MessageStatus.QUEUED)
+        updates: dict[str, Any] = {
+            "status": ConversationStatus.ANSWERED,
+            "waiting_since": None,
+            "last_message_at": now,
+        }
+        if conversation.first_response_at is None and conversation.waiting_since is not None:
+            updates["first_response_at"] = now
+            updates["first_response_seconds"] = max(
+                int((now - conversation.waiting_since).total_seconds()), 0
+            )
+        if conversation.assigned_to_id is None and getattr(actor, "is_authenticated", False):
+            updates["assigned_to"] = actor
+        for key, value in updates.items():
+            setattr(conversation, key, value)
+        conversation.save()
+        transaction.on_commit(lambda: _enqueue_delivery(message.pk))
+    return message
+
+
+def _enqueue_delivery(message_id: int) -> None:
+    from autocrm.communications.tasks import deliver_message
+
+    try:
+        deliver_message.enqueue(message_id)
+    except Exception:
+        logger.exception("could not enqueue delivery of message %s", message_id)
+
+
+def message_deliver(*, message_id: int) -> Message:
+    """One delivery attempt of a queued outbound message (the task calls this)."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(skip_locked=True)
+            .select_related("channel", "conversation")
+            .filter(pk=message_id, status=MessageStatus.QUEUED)
+            .first()
+        )
+        if message is None:
+            return Message.objects.get(pk=message_id)
+        # The provider call is made with the row locked, so two workers never send it twice.
+        adapter = get_adapter(message.channel.kind)
+        message.attempts += 1
+        try:
+            result = adapter.send(message.channel, message)
+        except SendError as error:
+            if error.retryable and message.attempts < OUTBOX_MAX_ATTEMPTS:
+                message.status_reason = error.reason[:2000]
+                message.next_attempt_at = timezone.now() + retry_delay(message.attempts)
+            else:
+                _set_message_status(message, MessageStatus.FAILED, error.reason)
+                message.next_attempt_at = None
+        except Exception as error:  # an adapter bug must not lose the message
+            logger.exception("sending message %s failed", message_id)
+            if message.attempts < OUTBOX_MAX_ATTEMPTS:
+                message.status_reason = str(error)[:2000]
+                message.next_attempt_at = timezone.now() + retry_delay(message.attempts)
+            else:
+                _set_message_status(message, MessageStatus.FAILED, str(error))
+        else:
+            message.external_id = result.external_id[:300] or None
+            if result.message_id_header:
+                message.message_id_header = result.message_id_header[:500]
+            _set_message_status(message, MessageStatus.SENT)
+            message.next_attempt_at = None
+        message.save()
+    return message
+
+
+def outbox_due(*, limit: int = 100) -> list[int]:
+    return list(
+        Message.objects.filter(
+            status=MessageStatus.QUEUED, next_attempt_at__lte=timezone.now()
+        ).values_list("pk", flat=True)[:limit]
+    )
+
+
+# Provider statuses only move forward; "failed" may come at any point.
+_STATUS_RANK = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERED: 2,
+    MessageStatus.READ: 3,
+}
+
+
+def message_status_apply(
+    *, channel: Channel, external_id: str, status: str, reason: str = ""
+) -> Message | None:
+    """Apply a provider's delivery report; unknown message ids are ignored."""
+    if status not in MessageStatus.values:
+        raise ValidationFailed(_("Unknown message status."), field="status")
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(channel=channel, direction=Direction.OUTBOUND, external_id=external_id)
+            .first()
+        )
+        if message is None or message.status == status:
+            return message
+        if status != MessageStatus.FAILED and _STATUS_RANK.get(status, 0) <= _STATUS_RANK.get(
+            message.status, -1
+        ):
+            return message
+        if message.status == MessageStatus.FAILED:
+            return message
+        _set_message_status(message, status, reason)
+        message.save(update_fields=["status", "status_reason"])
+    return message
+
+
+def conversation_take(*, actor: Any, conversation: Conversation) -> Conversation:
+    """The operator takes the conversation; someone else's is refused."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.assigned_to_id not in (None, actor.pk):
+            raise Conflict(_("Another operator has taken this conversation."), field="assigned_to")
+        conversation.assigned_to = actor
+        conversation.save(update_fields=["assigned_to", "updated_at"])
+    return conversation
+
+
+def conversation_assign(*, actor: Any, conversation: Conversation, user: Any) -> Conversation:
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.assigned_to = user
+        conversation.save(update_fields=["assigned_to", "updated_at"])
+    return conversation
+
+
+def conversation_close(*, actor: Any, conversation: Conversation) -> Conversation:
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.status = ConversationStatus.CLOSED
+        conversation.waiting_since = None
+        conversation.save(update_fields=["status", "waiting_since", "updated_at"])
+    return conversation
+
+
+# --- calls, forms, visits -----------------------------------------------------------------
+
+
+def call_event_apply(
+    *, channel: Channel, client: Client | None, item: CallEvent, operator: Any = None
+) -> tuple[Call, bool]:
+    """Create or advance a call from one PBX event; events may arrive out of order."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(channel=channel, external_id=item.call_id)
+        existing = call.first()
+        created = existing is None
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    existing = Call.objects.create(
+                        channel=channel,
+                        external_id=item.call_id[:200],
+                        client=client,
+                        direction=item.direction,
+                        client_number=item.client_number[:20],
+                        line=item.line[:50],
+                        operator_extension=item.operator_extension[:20],
+                        operator=operator,
+                        dealer_center_id=channel.dealer_center_id,
+                        status=CallStatus.RINGING,
+                        started_at=item.started_at or item.at,
+                    )
+            except IntegrityError:
+                existing = Call.objects.select_for_update().get(
+                    channel=channel, external_id=item.call_id
+                )
+                created = False
+        c = existing
+        if client is not None and c.client_id is None:
+            c.client = client
+        if item.operator_extension:
+            c.operator_extension = item.operator_extension[:20]
+        if operator is not None:
+            c.operator = operator
+        if item.event == "answered":
+            c.answered_at = item.answered_at or item.at
+            if c.status == CallStatus.RINGING:
+                c.status = CallStatus.ANSWERED
+        elif item.event == "finished":
+            c.ended_at = item.ended_at or item.at
+            if item.answered_at and not c.answered_at:
+                c.answered_at = item.answered_at
+            c.status = CallStatus.FINISHED if c.answered_at else CallStatus.MISSED
+            start = c.answered_at or c.started_at
+            c.duration_seconds = max(int((c.ended_at - start).total_seconds()), 0)
+        elif item.event == "recording" and item.recording_url:
+            c.recording_url = item.recording_url[:1000]
+        c.save()
+    return c, created
+
+
+def form_submission_record(
+    *,
+    channel: Channel,
+    client: Client,
+    item: FormData,
+    inbound_event: InboundEvent | None = None,
+    vehicle_id: int | None = None,
+) -> tuple[FormSubmission, bool]:
+    if inbound_event is not None:
+        existing = FormSubmission.objects.filter(inbound_event=inbound_event).first()
+        if existing is not None:
+            return existing, False
+    with transaction.atomic():
+        submission = FormSubmission.objects.create(
+            channel=channel,
+            client=client,
+            inbound_event=inbound_event,
+            name=item.sender.name[:300],
+            phone=(item.sender.phone or "")[:20],
+            email=(item.sender.email or "")[:254],
+            message=item.message,
+            topic=item.topic[:200],
+            vehicle_id=vehicle_id,
+            vehicle_text=item.vehicle[:300],
+            utm=item.utm,
+            page_url=item.page_url[:1000],
+            at=item.at or timezone.now(),
+        )
+    return submission, True
+
+
+def visit_record(
+    *,
+    actor: Any,
+    client: Client,
+    dealer_center_id: int,
+    purpose: str,
+    manager: Any = None,
+    note: str = "",
+) -> Visit:
+    if purpose not in VisitPurpose.values:
+        raise ValidationFailed(_("Choose the purpose of the visit."), field="purpose")
+    with transaction.atomic():
+        visit = Visit.objects.create(
+            client=client,
+            dealer_center_id=dealer_center_id,
+            purpose=purpose,
+            manager=manager,
+            registered_by=actor if getattr(actor, "is_authenticated", False) else None,
+            note=note,
+        )
+    return visit
+
+
+def notification_create(*, user: Any, text: str, url: str = "") -> Notification:
+    with transaction.atomic():
+        return Notification.objects.create(user=user, text=text[:500], url=url[:500])
+
+
+def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:
+    qs = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    with transaction.atomic():
+        return qs.update(read_at=timezone.now())
+
+
+

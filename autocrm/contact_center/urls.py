@@ -1,0 +1,4 @@
+
+app_name = "contact_center"
+
+urlpatterns: list = []

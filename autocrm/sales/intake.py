@@ -1,0 +1,171 @@
+"""The job that turns stored inbound events into clients, messages, calls and requests.
+
+``communications`` stores what arrives and knows nothing of the funnel (ARCHITECTURE.md);
+this module reads its inbox, finds or creates the client, records the message, call or
+form through the communications services and opens or continues the client's request.
+
+Each event is processed in its own transaction with its row locked (``SKIP LOCKED`` on
+PostgreSQL), so several inbox workers can share the inbox and a failing event neither
+stops the others nor is half-applied; it is retried with a growing pause.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from autocrm.clients.services import ContactInfo, client_find_or_create, try_normalize_phone
+from autocrm.communications.channels import get_adapter
+from autocrm.communications.channels.base import (
+    CallEvent,
+    FormData,
+    InboundItem,
+    InboundMessage,
+    StatusUpdate,
+)
+from autocrm.communications.models import Channel, InboundEvent
+from autocrm.communications.services import (
+    call_event_apply,
+    form_submission_record,
+    inbox_due,
+    inbox_lock,
+    inbox_mark_done,
+    inbox_mark_failed,
+    message_record_inbound,
+    message_status_apply,
+)
+from autocrm.inventory.models import Vehicle
+from autocrm.sales.services import request_touch
+
+logger = logging.getLogger(__name__)
+
+
+def _operator_for_extension(extension: str) -> Any:
+    if not extension:
+        return None
+    return (
+        get_user_model()
+        .objects.filter(phone_extension=extension, is_active=True)
+        .order_by("pk")
+        .first()
+    )
+
+
+def _vehicle_id(reference: str) -> int | None:
+    """A form's "vehicle of interest": a VIN or our vehicle id."""
+    reference = reference.strip()
+    if len(reference) == 17:
+        vehicle = Vehicle.objects.filter(vin=reference.upper(), in_stock=True).first()
+        return vehicle.pk if vehicle else None
+    if reference.isdigit() and len(reference) < 12:
+        return Vehicle.objects.filter(pk=int(reference)).values_list("pk", flat=True).first()
+    return None
+
+
+def _apply(channel: Channel, event: InboundEvent, item: InboundItem) -> None:
+    if isinstance(item, InboundMessage):
+        client, _ = client_find_or_create(
+            contact=item.sender, dealer_center_id=channel.dealer_center_id, source=channel.kind
+        )
+        message, created = message_record_inbound(channel=channel, client=client, item=item)
+        if created:
+            request_touch(
+                client=message.client,
+                source=channel.kind,
+                channel_id=channel.pk,
+                dealer_center_id=channel.dealer_center_id,
+                topic=item.subject,
+                at=item.at,
+            )
+    elif isinstance(item, StatusUpdate):
+        message_status_apply(
+            channel=channel, external_id=item.external_id, status=item.status, reason=item.reason
+        )
+    elif isinstance(item, CallEvent):
+        number = try_normalize_phone(item.client_number)
+        client = None
+        if number:
+            client, _ = client_find_or_create(
+                contact=ContactInfo(phone=number),
+                dealer_center_id=channel.dealer_center_id,
+                source=channel.kind,
+            )
+        call, created = call_event_apply(
+            channel=channel,
+            client=client,
+            item=item,
+            operator=_operator_for_extension(item.operator_extension),
+        )
+        if created and call.client is not None:
+            request_touch(
+                client=call.client,
+                source=channel.kind,
+                channel_id=channel.pk,
+                dealer_center_id=channel.dealer_center_id,
+                at=call.started_at,
+            )
+    elif isinstance(item, FormData):
+        client, _ = client_find_or_create(
+            contact=item.sender,
+            dealer_center_id=channel.dealer_center_id,
+            source=f"webform:{channel.pk}",
+        )
+        vehicle_id = _vehicle_id(item.vehicle) if item.vehicle else None
+        submission, created = form_submission_record(
+            channel=channel, client=client, item=item, inbound_event=event, vehicle_id=vehicle_id
+        )
+        if created:
+            request_touch(
+                client=client,
+                source=channel.kind,
+                channel_id=channel.pk,
+                dealer_center_id=channel.dealer_center_id,
+                topic=item.topic,
+                vehicle_id=vehicle_id,
+                utm=item.utm,
+                at=submission.at,
+            )
+
+
+def process_inbound_event(event_id: int) -> str:
+    """Process one stored event: "done", "skipped" (taken or finished elsewhere) or "failed"."""
+    try:
+        with transaction.atomic():
+            event = inbox_lock(event_id)
+            if event is None:
+                return "skipped"
+            channel = event.channel
+            items = get_adapter(channel.kind).parse(channel, event.body, event.headers)
+            for item in items:
+                _apply(channel, event, item)
+            inbox_mark_done(event=event, ignored=not items)
+    except Exception as error:
+        logger.exception("inbound event %s failed", event_id)
+        inbox_mark_failed(event_id=event_id, error=f"{type(error).__name__}: {error}")
+        return "failed"
+    return "done"
+
+
+def inbox_drain(*, max_seconds: float | None = None, batch: int = 200) -> dict[str, int]:
+    """Process due events until none are left (or time is up); returns counts by result."""
+    started = time.monotonic()
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    while True:
+        ids = inbox_due(limit=batch)
+        if not ids:
+            break
+        progressed = False
+        for event_id in ids:
+            result = process_inbound_event(event_id)
+            counts[result] += 1
+            progressed = progressed or result != "skipped"
+            if max_seconds is not None and time.monotonic() - started > max_seconds:
+                return counts
+        if not progressed:
+            # Everything due is held by other workers.
+            break
+    return counts
