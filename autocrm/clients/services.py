@@ -301,14 +301,14 @@ def client_find(
             return row.client
     if email:
         address = email.strip().lower()
-        row = (
+        email_row = (
             ClientEmail.objects.filter(address=address, client__merged_into__isnull=True)
             .select_related("client")
             .order_by("client_id")
             .first()
         )
-        if row:
-            return row.client
+        if email_row:
+            return email_row.client
     return None
 
 
@@ -338,6 +338,7 @@ def client_find_or_create(
             names = {"first_name": contact.first_name, "last_name": contact.last_name}
             if not any(names.values()):
                 names = split_full_name(contact.name)
+            names = {k: v[:150] for k, v in names.items() if v}
             try:
                 with transaction.atomic():
                     client = client_create(
@@ -345,7 +346,9 @@ def client_find_or_create(
                         phones=[number] if number else [],
                         emails=[address] if address else [],
                         dealer_center_id=dealer_center_id,
-                        **{k: v[:150] for k, v in names.items() if v},
+                        last_name=names.get("last_name", ""),
+                        first_name=names.get("first_name", ""),
+                        middle_name=names.get("middle_name", ""),
                     )
                     if contact.identity is not None:
                         client_link_identity(client=client, identity=contact.identity)
@@ -409,7 +412,7 @@ def _move_related_rows(survivor: Client, other: Client) -> dict[str, int]:
     ).delete()
     for relation in Client._meta.related_objects:
         model = relation.related_model
-        if model in (ClientMerge,) or relation.remote_field.model is not Client:
+        if not isinstance(model, type) or model is ClientMerge:
             continue
         field_name = relation.field.name
         if relation.field.model is Client:  # merged_into

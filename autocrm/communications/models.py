@@ -94,7 +94,8 @@ class InboundEvent(models.Model):
     """
 
     channel = models.ForeignKey(Channel, models.PROTECT, related_name="inbound_events")
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", for events without an id: the unique constraint skips NULLs.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     received_at = models.DateTimeField(default=timezone.now)
     headers = models.JSONField(default=dict, blank=True)
     body = models.TextField(blank=True)
@@ -201,7 +202,7 @@ class Message(models.Model):
     direction = models.CharField(max_length=3, choices=Direction.choices)
     text = models.TextField(_("text"), blank=True)
     # The provider's message id: for inbound ones it makes a repeat delivery harmless.
-    external_id = models.CharField(max_length=300, null=True, blank=True)
+    external_id = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
     status_reason = models.TextField(blank=True)
     author = models.ForeignKey(
@@ -249,6 +250,9 @@ class MessageStatusChange(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} → {self.to_status}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -301,9 +305,7 @@ class Call(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["channel", "external_id"], name="call_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="call_once")]
         indexes = [models.Index(fields=["client", "-started_at", "-id"], name="call_timeline")]
         verbose_name = _("call")
         verbose_name_plural = _("calls")
@@ -386,9 +388,7 @@ class Visit(models.Model):
 class Notification(models.Model):
     """An in-app notice for one employee (a visit handed over, a call ringing)."""
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications")
     text = models.CharField(max_length=500)
     url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

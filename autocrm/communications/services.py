@@ -108,6 +108,7 @@ def channel_update(
 
 # --- inbox ------------------------------------------------------------------------------
 
+
 def inbox_store(*, channel: Channel, events: list[RawEvent]) -> int:
     """Store raw events once each (a repeat of an ``external_id`` is ignored).
 
@@ -186,9 +187,9 @@ def inbox_mark_failed(*, event_id: int, error: str) -> InboundEvent:
 def inbox_retry(*, actor: Any = None, event_ids: list[int]) -> int:
     """Administrator's "try again" for failed events."""
     with transaction.atomic():
-        count = InboundEvent.objects.filter(
-            pk__in=event_ids, status=InboundStatus.FAILED
-        ).update(status=InboundStatus.PENDING, next_attempt_at=timezone.now(), attempts=0)
+        count = InboundEvent.objects.filter(pk__in=event_ids, status=InboundStatus.FAILED).update(
+            status=InboundStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
+        )
     return count
 
 
@@ -213,17 +214,20 @@ def _conversation_for_inbound(
                 conversation = parent.conversation
     if conversation is None:
         conversation = (
-            Conversation.objects.filter(
-                channel=channel, client=client, external_thread=item.thread
-            )
+            Conversation.objects.filter(channel=channel, client=client, external_thread=item.thread)
             .exclude(status=ConversationStatus.CLOSED)
             .order_by("-pk")
             .first()
         )
-        if conversation is not None and channel.kind == ChannelKind.EMAIL and item.subject:
-            # A new e-mail that answers nothing starts its own thread.
-            if not item.in_reply_to and conversation.subject != item.subject:
-                conversation = None
+        # A new e-mail that answers nothing and has another subject starts its own thread.
+        if (
+            conversation is not None
+            and channel.kind == ChannelKind.EMAIL
+            and item.subject
+            and not item.in_reply_to
+            and conversation.subject != item.subject
+        ):
+            conversation = None
     if conversation is None:
         conversation = Conversation.objects.create(
             channel=channel,
@@ -415,7 +419,7 @@ def outbox_due(*, limit: int = 100) -> list[int]:
 
 
 # Provider statuses only move forward; "failed" may come at any point.
-_STATUS_RANK = {
+_STATUS_RANK: dict[str, int] = {
     MessageStatus.QUEUED: 0,
     MessageStatus.SENT: 1,
     MessageStatus.DELIVERED: 2,
@@ -597,6 +601,3 @@ def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:
         qs = qs.filter(pk__in=ids)
     with transaction.atomic():
         return qs.update(read_at=timezone.now())
-
-
-

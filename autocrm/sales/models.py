@@ -95,7 +95,9 @@ class Request(TimeStampedModel):
                 condition=~Q(status="closed"),
                 name="request_open_by_client",
             ),
-            models.Index(fields=["dealer_center", "status", "-last_activity_at"], name="request_list"),
+            models.Index(
+                fields=["dealer_center", "status", "-last_activity_at"], name="request_list"
+            ),
         ]
         verbose_name = _("request")
         verbose_name_plural = _("requests")
@@ -116,3 +118,6 @@ class RequestStatusChange(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} → {self.to_status}"

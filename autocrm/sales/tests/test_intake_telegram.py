@@ -28,7 +28,12 @@ def _update(update_id: int, message_id: int, text: str, user_id: int = 5001) -> 
             "message_id": message_id,
             "date": 1_790_000_000 + update_id,
             "chat": {"id": user_id, "type": "private"},
-            "from": {"id": user_id, "first_name": "Анна", "last_name": "Смирнова", "username": "AnnaS"},
+            "from": {
+                "id": user_id,
+                "first_name": "Анна",
+                "last_name": "Смирнова",
+                "username": "AnnaS",
+            },
             "text": text,
         },
     }
@@ -39,11 +44,18 @@ def channel():
     return channel_create(
         kind="telegram",
         name="Бот",
-        settings={"bot_token": "123:ABC", "secret_token": "s3cret", "api_base_url": "http://127.0.0.1:9"},
+        settings={
+            "bot_token": "123:ABC",
+            "secret_token": "s3cret",
+            "api_base_url": "http://127.0.0.1:9",
+        },
     )
 
 
-def _post(client, channel, payload, secret="s3cret"):
+SECRET = "s3cret"
+
+
+def _post(client, channel, payload, secret=SECRET):
     return client.post(
         channel.webhook_path,
         data=json.dumps(payload),
