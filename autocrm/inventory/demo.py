@@ -17,6 +17,7 @@ services.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,7 +29,7 @@ from django.utils import timezone
 from autocrm.accounts.models import Brand, City, Consignor, Site, User
 from autocrm.accounts.roles import RoleCode
 from autocrm.clients.models import Client
-from autocrm.core.audit import acting_user
+from autocrm.clients.services import client_create
 from autocrm.core.demo_registry import register_demo_step
 from autocrm.inventory import services
 from autocrm.inventory.generator import (
@@ -243,15 +244,28 @@ def _manager_for(dealer_center_id: int | None, cache: dict[int | None, User | No
 
 def _client_for(dealer_center_id: int | None, manager: User, rng: random.Random) -> Client:
     last_name, first_name, middle_name = rng.choice(CLIENT_NAMES)
-    with acting_user(manager):
-        client, _created = Client.objects.get_or_create(
-            last_name=last_name,
-            first_name=first_name,
-            middle_name=middle_name,
-            dealer_center_id=dealer_center_id,
-            defaults={"responsible": manager},
-        )
-    return client
+    existing = Client.objects.filter(
+        last_name=last_name,
+        first_name=first_name,
+        middle_name=middle_name,
+        dealer_center_id=dealer_center_id,
+    ).first()
+    if existing is not None:
+        return existing
+    return client_create(
+        actor=manager,
+        last_name=last_name,
+        first_name=first_name,
+        middle_name=middle_name,
+        dealer_center_id=dealer_center_id,
+        responsible_id=manager.pk,
+        # Derived from the name, not drawn from ``rng``: the stock demo's draws stay as they were.
+        phones=[
+            f"+7912{zlib.crc32(f'{last_name}{first_name}{dealer_center_id}'.encode()) % 10**7:07d}"
+        ],
+        consents={"personal_data": True},
+        consent_source="demo",
+    )
 
 
 def _reserve(created: list[dict[str, Any]], rng: random.Random) -> None:
