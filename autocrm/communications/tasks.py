@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django_tasks import task
 
+from autocrm.communications import tasks_email  # noqa: F401 - registers the IMAP poll
 from autocrm.communications.services import message_deliver, outbox_due
 from autocrm.core.scheduling import periodic
 
