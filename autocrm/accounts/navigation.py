@@ -31,6 +31,27 @@ MODULES: list[Module] = [
         _("Cars of every site, new and used: search, cards, reservations."),
     ),
     Module(
+        "inbox",
+        _("Inbox"),
+        "contact_center:inbox",
+        "contact_center.view_inbox",
+        _("Conversations waiting for an answer."),
+    ),
+    Module(
+        "requests",
+        _("Requests"),
+        "sales:request_list",
+        "sales.view_requests",
+        _("Every channel and visit in one list."),
+    ),
+    Module(
+        "visit",
+        _("Showroom visit"),
+        "sales:visit_new",
+        "sales.register_visit",
+        _("Register a walk-in and hand him to a manager."),
+    ),
+    Module(
         "structure",
         _("Dealer centers"),
         "accounts:dealer_center_list",

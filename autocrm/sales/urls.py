@@ -1,4 +1,12 @@
+from django.urls import path
+
+from autocrm.sales import views
 
 app_name = "sales"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("visits/new/", views.visit_new, name="visit_new"),
+    path("visits/lookup/", views.visit_lookup, name="visit_lookup"),
+    path("visits/managers/", views.visit_managers, name="visit_managers"),
+    path("requests/", views.request_list, name="request_list"),
+]

@@ -1,0 +1,154 @@
+"""Reads of the communications app: channels, conversations and messages, always scoped.
+
+Conversations are scoped by their own dealer center (copied from the channel when the
+conversation starts). A conversation of a channel tied to no dealer center (a group-wide
+Telegram bot, the central phone line) has none until somebody routes it: only group-level
+roles see those (operators, management, administrators: see ``accounts.roles``), because
+routing such requests is the contact center's job; a dealer center's staff sees only the
+rows of his dealer centers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+
+from autocrm.accounts.roles import RoleCode
+from autocrm.accounts.scoping import scope_queryset
+from autocrm.communications.channels import get_adapter
+from autocrm.communications.models import (
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Message,
+)
+
+# --- channels -------------------------------------------------------------------------
+
+# Setting names that hold credentials, for adapters that do not list theirs.
+_SECRET_NAME = re.compile(r"(token|secret|password|passwd|(^|_)key$|confirmation_code)")
+MASK = "********"
+
+
+def channel_list() -> QuerySet[Channel]:
+    """Every channel; only administrators reach this (channel settings hold secrets)."""
+    return Channel.objects.select_related("dealer_center", "site")
+
+
+def secret_setting_names(kind: str, settings: dict[str, Any]) -> set[str]:
+    """Names of the settings of this kind that are credentials."""
+    try:
+        declared = getattr(get_adapter(kind), "secret_settings", None)
+    except ImportError:
+        declared = None
+    names = {key for key in settings if _SECRET_NAME.search(key)}
+    if declared:
+        names |= set(declared)
+    return names
+
+
+def mask_secret(value: Any) -> Any:
+    """A credential as shown to people: enough of its end to tell two apart."""
+    if not isinstance(value, str) or not value:
+        return value
+    return MASK + value[-4:] if len(value) >= 16 else MASK
+
+
+def channel_settings_masked(channel: Channel) -> dict[str, Any]:
+    settings = dict(channel.settings or {})
+    for key in secret_setting_names(channel.kind, settings):
+        if key in settings:
+            settings[key] = mask_secret(settings[key])
+    return settings
+
+
+def settings_with_kept_secrets(channel: Channel, incoming: dict[str, Any]) -> dict[str, Any]:
+    """Incoming settings where a masked credential sent back unchanged (an edit form, a
+    client that round-trips GET into PATCH) keeps the stored value instead of the mask."""
+    current = channel.settings or {}
+    result = dict(incoming)
+    for key in secret_setting_names(channel.kind, {**current, **incoming}):
+        if key in result and key in current and result[key] == mask_secret(current[key]):
+            result[key] = current[key]
+    return result
+
+
+# --- conversations ----------------------------------------------------------------------
+
+
+def _last_message(field: str) -> Subquery:
+    return Subquery(
+        Message.objects.filter(conversation=OuterRef("pk")).order_by("-at", "-pk").values(field)[:1]
+    )
+
+
+def conversation_list(
+    *,
+    user: Any,
+    status: str | None = None,
+    dealer_center_id: int | None = None,
+    assigned_to_id: int | None = None,
+    unassigned: bool = False,
+    active_dealer_center_id: int | None = None,
+) -> QuerySet[Conversation]:
+    """Conversations the user sees; waiting ones come oldest waiting first (the queue)."""
+    queryset = scope_queryset(
+        Conversation.objects.select_related("client", "channel", "assigned_to", "dealer_center"),
+        user,
+        active_dealer_center_id=active_dealer_center_id,
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    if dealer_center_id is not None:
+        queryset = queryset.filter(dealer_center_id=dealer_center_id)
+    if assigned_to_id is not None:
+        queryset = queryset.filter(assigned_to_id=assigned_to_id)
+    if unassigned:
+        queryset = queryset.filter(assigned_to__isnull=True)
+    queryset = queryset.annotate(
+        last_message_text=_last_message("text"),
+        last_message_direction=_last_message("direction"),
+    )
+    if status == ConversationStatus.WAITING:
+        return queryset.order_by(F("waiting_since").asc(nulls_last=True), "pk")
+    return queryset.order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+
+
+def conversation_get(*, user: Any, conversation_id: int) -> Conversation | None:
+    return (
+        scope_queryset(
+            Conversation.objects.select_related("client", "channel", "assigned_to"), user
+        )
+        .filter(pk=conversation_id)
+        .first()
+    )
+
+
+def message_list(*, user: Any) -> QuerySet[Message]:
+    """Messages of the conversations the user sees."""
+    return scope_queryset(
+        Message.objects.select_related("conversation", "channel"),
+        user,
+        field="conversation__dealer_center",
+    )
+
+
+def assignable_users(*, dealer_center_id: int | None) -> QuerySet[Any]:
+    """Who may be handed a conversation of this dealer center: the contact center's
+    operators (they serve every dealer center) and that dealer center's sales managers
+    and head. A conversation routed nowhere yet goes to an operator."""
+    condition = Q(roles__code=RoleCode.OPERATOR)
+    if dealer_center_id is not None:
+        condition |= Q(
+            roles__code__in=[RoleCode.SALES_MANAGER, RoleCode.HEAD],
+            dealer_centers=dealer_center_id,
+        )
+    users = get_user_model().objects.filter(condition, is_active=True)
+    return (
+        get_user_model()
+        .objects.filter(pk__in=users.values("pk"))
+        .order_by("last_name", "first_name", "username")
+    )
