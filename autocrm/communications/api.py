@@ -392,3 +392,47 @@ def conversation_assign(
 def message_detail(request: HttpRequest, message_id: int = object_id()) -> dict[str, Any]:
     require_perm(request, "communications.use_inbox")
     return _message(get_or_404(selectors.message_list(user=request.user), pk=message_id))
+
+
+# --- click-to-call ----------------------------------------------------------------------
+
+
+class OriginateIn(Schema):
+    channel_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Telephony channel; default: the caller's PBX."
+    )
+    client_id: int | None = Field(None, ge=1, le=MAX_ID, description="Dial his primary phone.")
+    number: str | None = Field(None, max_length=40, description="Or dial this number.")
+    line: str = Field("", max_length=50, description="Outgoing line, when the PBX has several.")
+
+
+class OriginateOut(Schema):
+    request_id: str
+    extension: str
+    number: str
+    line: str
+    pbx: dict[str, Any]
+
+
+@router.post(
+    "/calls/originate",
+    response={202: OriginateOut, 502: ErrorOut, **DETAIL_ERROR_RESPONSES},
+    summary="Click-to-call",
+)
+def call_originate(request: HttpRequest, payload: OriginateIn) -> Status[dict[str, Any]]:
+    """Ask the PBX to ring the caller's extension and then dial the client (202). The
+    call itself arrives later as the PBX's call events, like any other call."""
+    from autocrm.communications.telephony import call_originate as originate
+
+    require_perm(request, "communications.use_inbox")
+    channel = selectors.telephony_channel_for(user=request.user, channel_id=payload.channel_id)
+    if channel is None:
+        raise ValidationFailed(_("No telephony channel with click-to-call."), field="channel_id")
+    result = originate(
+        actor=request.user,
+        channel=channel,
+        client_id=payload.client_id,
+        number=payload.number,
+        line=payload.line,
+    )
+    return Status(202, result)

@@ -17,10 +17,11 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from autocrm.accounts.roles import RoleCode
-from autocrm.accounts.scoping import scope_queryset
+from autocrm.accounts.scoping import scope_queryset, visible_dealer_center_ids
 from autocrm.communications.channels import get_adapter
 from autocrm.communications.models import (
     Channel,
+    ChannelKind,
     Conversation,
     ConversationStatus,
     Message,
@@ -152,3 +153,20 @@ def assignable_users(*, dealer_center_id: int | None) -> QuerySet[Any]:
         .objects.filter(pk__in=users.values("pk"))
         .order_by("last_name", "first_name", "username")
     )
+
+
+def telephony_channel_for(*, user: Any, channel_id: int | None = None) -> Channel | None:
+    """The PBX an employee's click-to-call goes through: the one asked for (if he may see
+    it), else an active telephony channel with a PBX address of his dealer centers, else a
+    group-wide one."""
+    visible = visible_dealer_center_ids(user)
+    channels = [
+        c
+        for c in Channel.objects.filter(kind=ChannelKind.TELEPHONY, is_active=True).order_by("pk")
+        if c.settings.get("api_base_url")
+        and (visible is None or c.dealer_center_id is None or c.dealer_center_id in visible)
+    ]
+    if channel_id is not None:
+        return next((c for c in channels if c.pk == channel_id), None)
+    own = [c for c in channels if c.dealer_center_id is not None]
+    return (own or channels)[0] if channels else None
