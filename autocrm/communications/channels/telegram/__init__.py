@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,9 +99,7 @@ class TelegramAdapter:
         if contact and not text:
             text = _("Shared a phone number: %(phone)s") % {"phone": contact.get("phone_number")}
         user_id = str(sender.get("id") or chat["id"])
-        name = " ".join(
-            p for p in (sender.get("first_name", ""), sender.get("last_name", "")) if p
-        )
+        name = " ".join(p for p in (sender.get("first_name", ""), sender.get("last_name", "")) if p)
         return [
             InboundMessage(
                 # Edits repeat message_id; update_id tells them apart.
@@ -134,12 +133,36 @@ class TelegramAdapter:
         settings = channel.settings
         url = f"{settings['api_base_url'].rstrip('/')}/bot{settings['bot_token']}/sendMessage"
         payload = {"chat_id": message.conversation.external_thread, "text": message.text}
-        data = send_json("POST", url, payload)
+        try:
+            data = send_json("POST", url, payload)
+        except SendError as error:
+            raise SendError(_readable(error.reason), retryable=error.retryable) from error
         if not data.get("ok"):
             raise SendError(str(data.get("description") or "Telegram refused"), retryable=False)
-        return SendResult(external_id=str(data["result"]["message_id"]))
+        try:
+            # Telegram numbers messages per chat: two chats' answers may share a number,
+            # and our outbound ids are unique per channel.
+            chat_id = message.conversation.external_thread
+            return SendResult(external_id=f"{chat_id}:{data['result']['message_id']}")
+        except (KeyError, TypeError):
+            raise SendError(
+                f"unexpected answer: {json.dumps(data)[:500]}", retryable=False
+            ) from None
+
+
+def _readable(reason: str) -> str:
+    """``Telegram error 403: Forbidden: bot was blocked by the user`` instead of the raw
+    ``HTTP 403: {"ok":false,...}`` that the operator would otherwise see."""
+    match = re.fullmatch(r"HTTP (\d+): (.*)", reason, flags=re.DOTALL)
+    if match is None:
+        return reason
+    try:
+        answer = json.loads(match.group(2))
+    except ValueError:
+        return reason
+    if not isinstance(answer, dict) or not answer.get("description"):
+        return reason
+    return f"Telegram error {answer.get('error_code') or match.group(1)}: {answer['description']}"
 
 
 adapter = TelegramAdapter()
-
-
