@@ -9,12 +9,12 @@ HOST ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help setup setup-dev run serve worker scheduler migrate demo test test-fast e2e lint format bench messages check-deploy clean
+.PHONY: help setup setup-dev run serve worker inbox-worker scheduler migrate demo test test-fast e2e lint format bench messages check-deploy clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve on $(HOST):$(PORT) with a task worker"
 	@echo "make test    install test dependencies (incl. Debian chromium) and run the whole suite"
-	@echo "make setup   install only (idempotent); make worker; make scheduler; make lint; make bench"
+	@echo "make setup   install only (idempotent); make worker; make inbox-worker; make scheduler; make lint; make bench"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
@@ -66,9 +66,12 @@ run: export DEBUG ?= 1
 run: demo
 	@$(PY) manage.py seed_demo --print-logins
 	@echo "AutoCRM on http://$(HOST):$(PORT)/  (health: http://$(HOST):$(PORT)/healthz)"
+	@echo "Simulators: Telegram/WhatsApp/VK http://127.0.0.1:8081/  mail http://127.0.0.1:8025/  PBX http://127.0.0.1:8082/"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py db_worker --no-reload & \
 	  $(PY) manage.py scheduler & \
+	  $(PY) manage.py process_inbox & \
+	  $(PY) -m simulators --crm http://$(HOST):$(PORT) & \
 	  $(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) --workers 1 --blocking-threads 4 \
 	    --log-level warning autocrm.config.wsgi:application
 
@@ -77,6 +80,9 @@ serve: setup
 
 worker: setup
 	$(PY) manage.py db_worker --no-reload
+
+inbox-worker: setup
+	$(PY) manage.py process_inbox
 
 scheduler: setup
 	$(PY) manage.py scheduler
