@@ -40,10 +40,35 @@ ALL_NAMES = sorted(["Chery Murmansk", "Haval Arkhangelsk", "Geely Petrozavodsk"]
 @pytest.mark.parametrize(
     ("role", "expected_modules", "role_label", "sees_all"),
     [
-        ("administrator", ["home", "stock", "structure", "staff", "admin"], "Администратор", True),
-        ("management", ["home", "stock", "structure", "staff"], "Руководство группы", True),
-        ("sales_manager", ["home", "stock", "structure"], "Менеджер по продажам", False),
-        ("hostess", ["home", "stock", "structure"], "Хостес", False),
+        (
+            "administrator",
+            [
+                "home",
+                "stock",
+                "clients",
+                "inbox",
+                "requests",
+                "visit",
+                "structure",
+                "staff",
+                "admin",
+            ],
+            "Администратор",
+            True,
+        ),
+        (
+            "management",
+            ["home", "stock", "clients", "inbox", "requests", "structure", "staff"],
+            "Руководство группы",
+            True,
+        ),
+        (
+            "sales_manager",
+            ["home", "stock", "clients", "inbox", "requests", "structure"],
+            "Менеджер по продажам",
+            False,
+        ),
+        ("hostess", ["home", "stock", "clients", "visit", "structure"], "Хостес", False),
     ],
 )
 def test_each_role_sees_its_modules_and_its_dealer_centers(

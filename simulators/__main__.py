@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print(
-        "Simulators: messengers http://127.0.0.1:%d/  mail http://127.0.0.1:%d/ "
-        "(SMTP %d, IMAP %d)  PBX http://127.0.0.1:%d/"
-        % (args.messengers_port, args.mail_http_port, SMTP_PORT, IMAP_PORT, PBX_PORT),
+        f"Simulators: messengers http://127.0.0.1:{args.messengers_port}/  "
+        f"mail http://127.0.0.1:{args.mail_http_port}/ (SMTP {SMTP_PORT}, IMAP {IMAP_PORT})  "
+        f"PBX http://127.0.0.1:{PBX_PORT}/",
         flush=True,
     )
     try:

@@ -31,6 +31,13 @@ MODULES: list[Module] = [
         _("Cars of every site, new and used: search, cards, reservations."),
     ),
     Module(
+        "clients",
+        _("Clients"),
+        "clients:list",
+        "clients.view_client",
+        _("Clients, their contacts and history across channels."),
+    ),
+    Module(
         "inbox",
         _("Inbox"),
         "contact_center:inbox",

@@ -128,6 +128,23 @@ class ContactInfo:
 _NAME_FIELDS = ("last_name", "first_name", "middle_name", "company_name", "inn")
 
 
+class DuplicateContact(Conflict):
+    """A phone or e-mail entered by hand already belongs to a client the user can see.
+
+    Carries that client's id, so the API answer and the form can point to the card
+    instead of creating a duplicate.
+    """
+
+    code = "duplicate_contact"
+
+    def __init__(self, message: str, *, field: str, client_id: int) -> None:
+        super().__init__(message, field=field)
+        self.client_id = client_id
+
+    def as_dict(self) -> dict[str, object]:
+        return super().as_dict() | {"client_id": self.client_id}
+
+
 def client_create(
     *,
     actor: Any = None,
@@ -277,18 +294,25 @@ def _alive(client: Client) -> Client:
     return client
 
 
+def _identity_owner(identity: IdentityRef | None) -> Client | None:
+    """The (surviving) client this messenger account is on file for, if any."""
+    if identity is None:
+        return None
+    found = (
+        ClientIdentity.objects.filter(kind=identity.kind, external_id=identity.external_id)
+        .select_related("client")
+        .first()
+    )
+    return _alive(found.client) if found else None
+
+
 def client_find(
     *, identity: IdentityRef | None = None, phone: str | None = None, email: str | None = None
 ) -> Client | None:
     """The client known by this messenger account, phone or e-mail, in that order."""
-    if identity is not None:
-        found = (
-            ClientIdentity.objects.filter(kind=identity.kind, external_id=identity.external_id)
-            .select_related("client")
-            .first()
-        )
-        if found:
-            return _alive(found.client)
+    owner = _identity_owner(identity)
+    if owner is not None:
+        return owner
     number = try_normalize_phone(phone)
     if number:
         row = (
@@ -312,6 +336,28 @@ def client_find(
     return None
 
 
+def _learn_contacts(
+    client: Client, number: str | None, address: str | None, identity: IdentityRef | None
+) -> None:
+    """Add the contacts an event brought to the client it was matched to."""
+    if number and not client.phones.filter(number=number).exists():
+        ClientPhone.objects.create(
+            client=client, number=number, is_primary=not client.phones.exists()
+        )
+    if address and not client.emails.filter(address=address).exists():
+        ClientEmail.objects.create(
+            client=client, address=address, is_primary=not client.emails.exists()
+        )
+    if identity is not None:
+        try:
+            with transaction.atomic():
+                client_link_identity(client=client, identity=identity)
+        except (IntegrityError, Conflict):
+            # The account is on another card already: pairing them up is the duplicates
+            # screen's job, not a reason to lose this event.
+            pass
+
+
 def client_find_or_create(
     *,
     actor: Any = None,
@@ -332,7 +378,12 @@ def client_find_or_create(
         except ValidationFailed:
             address = None
     with transaction.atomic():
-        client = client_find(identity=contact.identity, phone=number, email=address)
+        # Found by his messenger account, the client holds it already: linking it again
+        # would only look it up once more (the hot path of every chat message).
+        client = _identity_owner(contact.identity)
+        identity_on_file = client is not None
+        if client is None:
+            client = client_find(phone=number, email=address)
         created = client is None
         if client is None:
             names = {"first_name": contact.first_name, "last_name": contact.last_name}
@@ -353,26 +404,14 @@ def client_find_or_create(
                     if contact.identity is not None:
                         client_link_identity(client=client, identity=contact.identity)
             except (IntegrityError, Conflict):
-                # A concurrent event from the same messenger account created him first.
+                # A concurrent event from the same messenger account created him first:
+                # continue with that client (and teach it this event's contacts).
                 found = client_find(identity=contact.identity)
                 if found is None:
                     raise
-                return found, False
-        else:
-            if number and not client.phones.filter(number=number).exists():
-                ClientPhone.objects.create(
-                    client=client, number=number, is_primary=not client.phones.exists()
-                )
-            if address and not client.emails.filter(address=address).exists():
-                ClientEmail.objects.create(
-                    client=client, address=address, is_primary=not client.emails.exists()
-                )
-            if contact.identity is not None:
-                try:
-                    with transaction.atomic():
-                        client_link_identity(client=client, identity=contact.identity)
-                except (IntegrityError, Conflict):
-                    pass
+                client, created = found, False
+        if not created:
+            _learn_contacts(client, number, address, None if identity_on_file else contact.identity)
         for purpose, granted in contact.consents.items():
             if purpose in ConsentPurpose.values:
                 _consent_insert(client, purpose, granted, source, actor)
@@ -404,12 +443,15 @@ def _move_related_rows(survivor: Client, other: Client) -> dict[str, int]:
     """
     moved: dict[str, int] = {}
     # Contacts first: the survivor may already hold the same number or address.
-    ClientPhone.objects.filter(
-        client=other, number__in=survivor.phones.values("number")
-    ).delete()
-    ClientEmail.objects.filter(
-        client=other, address__in=survivor.emails.values("address")
-    ).delete()
+    ClientPhone.objects.filter(client=other, number__in=survivor.phones.values("number")).delete()
+    ClientEmail.objects.filter(client=other, address__in=survivor.emails.values("address")).delete()
+    # The survivor keeps its own primary phone and e-mail.
+    if survivor.phones.exists():
+        ClientPhone.objects.filter(client=other).update(is_primary=False)
+    if survivor.emails.exists():
+        ClientEmail.objects.filter(client=other).update(is_primary=False)
+    # Clients folded into ``other`` earlier now point straight at the survivor.
+    Client.objects.filter(merged_into=other).update(merged_into=survivor)
     for relation in Client._meta.related_objects:
         model = relation.related_model
         if not isinstance(model, type) or model is ClientMerge:
@@ -437,9 +479,9 @@ def client_merge(
         # Both rows locked in id order, so two opposite merges cannot deadlock.
         locked = {
             c.pk: c
-            for c in Client.objects.select_for_update().filter(
-                pk__in=[survivor.pk, other.pk]
-            ).order_by("pk")
+            for c in Client.objects.select_for_update()
+            .filter(pk__in=[survivor.pk, other.pk])
+            .order_by("pk")
         }
         survivor, other = locked[survivor.pk], locked[other.pk]
         if survivor.merged_into_id or other.merged_into_id:
@@ -473,6 +515,7 @@ def client_merge(
 
 __all__ = [
     "ContactInfo",
+    "DuplicateContact",
     "IdentityRef",
     "client_add_email",
     "client_add_phone",

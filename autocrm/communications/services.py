@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,9 +158,37 @@ def inbox_due(*, limit: int = 100, now: datetime | None = None) -> list[int]:
 def inbox_lock(event_id: int) -> InboundEvent | None:
     """Lock one pending event for processing inside the caller's transaction, or None if
     another worker holds it or it is no longer pending."""
-    qs = InboundEvent.objects.select_for_update(skip_locked=True).select_related("channel")
+    # ``of=("self",)``: lock the event only. A FOR UPDATE on the joined channel row would
+    # block every webhook storing an event of that channel (its foreign-key check takes
+    # FOR KEY SHARE on the channel) until this event's transaction ends, and make a second
+    # worker skip all of the channel's events.
+    qs = InboundEvent.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
+        "channel"
+    )
     event = qs.filter(pk=event_id, status=InboundStatus.PENDING).first()
     return event
+
+
+def inbox_lock_due(*, limit: int = 50, now: datetime | None = None) -> list[InboundEvent]:
+    """Lock up to ``limit`` due pending events (oldest first) inside the caller's
+    transaction; events other workers hold are skipped."""
+    now = now or timezone.now()
+    return list(
+        InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("channel")
+        .filter(status=InboundStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")[:limit]
+    )
+
+
+def inbox_mark_done_many(*, events: list[InboundEvent], ignored: list[InboundEvent]) -> None:
+    """``inbox_mark_done`` for many locked events at once (one UPDATE per outcome)."""
+    now = timezone.now()
+    for group, status in ((events, InboundStatus.DONE), (ignored, InboundStatus.IGNORED)):
+        if group:
+            InboundEvent.objects.filter(pk__in=[event.pk for event in group]).update(
+                status=status, processed_at=now, attempts=F("attempts") + 1, last_error=""
+            )
 
 
 def inbox_mark_done(*, event: InboundEvent, ignored: bool = False) -> None:
@@ -257,7 +286,9 @@ def message_record_inbound(
             with transaction.atomic():
                 message = Message.objects.create(
                     conversation=conversation,
-                    client=conversation.client,
+                    # The conversation's client (an e-mail reply may continue a thread of
+                    # another card); the one in hand when it is him, saving a query.
+                    client=client if conversation.client_id == client.pk else conversation.client,
                     channel=channel,
                     direction=Direction.INBOUND,
                     text=item.text,
@@ -406,7 +437,16 @@ def message_deliver(*, message_id: int) -> Message:
                 message.message_id_header = result.message_id_header[:500]
             _set_message_status(message, MessageStatus.SENT)
             message.next_attempt_at = None
-        message.save()
+        try:
+            with transaction.atomic():
+                message.save()
+        except IntegrityError:
+            # The provider reused an id we already hold: the message did go out, so it must
+            # not stay queued (and be sent again); keep it without the provider's id.
+            logger.warning("provider id %s of message %s is taken", message.external_id, message.pk)
+            message.status_reason = f"duplicate provider id {message.external_id}"
+            message.external_id = None
+            message.save()
     return message
 
 
@@ -519,6 +559,9 @@ def call_event_apply(
             c.operator_extension = item.operator_extension[:20]
         if operator is not None:
             c.operator = operator
+        if item.started_at and item.started_at < c.started_at:
+            # The call was created by a later event (ringing arrived last).
+            c.started_at = item.started_at
         if item.event == "answered":
             c.answered_at = item.answered_at or item.at
             if c.status == CallStatus.RINGING:
@@ -527,11 +570,13 @@ def call_event_apply(
             c.ended_at = item.ended_at or item.at
             if item.answered_at and not c.answered_at:
                 c.answered_at = item.answered_at
+        elif item.event == "recording" and item.recording_url:
+            c.recording_url = item.recording_url[:1000]
+        if c.ended_at is not None:
+            # Recomputed on every event: "answered" may arrive after "finished".
             c.status = CallStatus.FINISHED if c.answered_at else CallStatus.MISSED
             start = c.answered_at or c.started_at
             c.duration_seconds = max(int((c.ended_at - start).total_seconds()), 0)
-        elif item.event == "recording" and item.recording_url:
-            c.recording_url = item.recording_url[:1000]
         c.save()
     return c, created
 

@@ -28,6 +28,7 @@ from ninja.utils import check_csrf
 from autocrm.accounts.api import router as accounts_router
 from autocrm.accounts.services import api_token_authenticate
 from autocrm.clients.api import router as clients_router
+from autocrm.clients.api_timeline import router as clients_timeline_router
 from autocrm.communications.api import router as communications_router
 from autocrm.core.errors import DomainError
 from autocrm.inventory.api import router as inventory_router
@@ -124,6 +125,7 @@ api = AutoCrmApi(
 api.add_router("", accounts_router)
 api.add_router("", inventory_router)
 api.add_router("", clients_router)
+api.add_router("", clients_timeline_router)
 api.add_router("", communications_router)
 api.add_router("", sales_router)
 

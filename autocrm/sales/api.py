@@ -24,6 +24,9 @@ from autocrm.sales import selectors
 from autocrm.sales.models import Request
 from autocrm.sales.visits import visit_register
 
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9000, 12, 31)
+
 router = Router(tags=["sales"])
 
 RequestSourceName = Literal[
@@ -36,8 +39,14 @@ class RequestFilters(ListParams):
     source: RequestSourceName | None = None
     dealer_center_id: int | None = Field(None, ge=1, le=MAX_ID)
     client_id: int | None = Field(None, ge=1, le=MAX_ID)
-    opened_from: date | None = Field(None, description="First day, inclusive.")
-    opened_to: date | None = Field(None, description="Last day, inclusive.")
+    # Bounded so that a far date is a 400 naming the field, not an overflow in the
+    # time-zone arithmetic (500).
+    opened_from: date | None = Field(
+        None, ge=EARLIEST_DATE, le=LATEST_DATE, description="First day, inclusive."
+    )
+    opened_to: date | None = Field(
+        None, ge=EARLIEST_DATE, le=LATEST_DATE, description="Last day, inclusive."
+    )
 
 
 class RequestOut(Schema):

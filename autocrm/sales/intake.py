@@ -31,9 +31,10 @@ from autocrm.communications.models import Channel, InboundEvent
 from autocrm.communications.services import (
     call_event_apply,
     form_submission_record,
-    inbox_due,
     inbox_lock,
+    inbox_lock_due,
     inbox_mark_done,
+    inbox_mark_done_many,
     inbox_mark_failed,
     message_record_inbound,
     message_status_apply,
@@ -150,22 +151,61 @@ def process_inbound_event(event_id: int) -> str:
     return "done"
 
 
-def inbox_drain(*, max_seconds: float | None = None, batch: int = 200) -> dict[str, int]:
-    """Process due events until none are left (or time is up); returns counts by result."""
+def process_inbound_batch(*, limit: int = 50) -> dict[str, int]:
+    """Process up to ``limit`` due events in one transaction: the same outcome as
+    ``process_inbound_event`` for each, at a fraction of the cost (one lock query, one
+    status update and one commit per batch instead of per event).
+
+    When any event of the batch fails, nothing of the batch is kept and its events are
+    processed one by one instead, so the failing one is isolated, marked and retried
+    exactly as on its own; the others go through.
+    """
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    locked: list[int] = []
+    try:
+        with transaction.atomic():
+            events = inbox_lock_due(limit=limit)
+            locked = [event.pk for event in events]
+            done: list[InboundEvent] = []
+            ignored: list[InboundEvent] = []
+            for event in events:
+                channel = event.channel
+                items = get_adapter(channel.kind).parse(channel, event.body, event.headers)
+                for item in items:
+                    _apply(channel, event, item)
+                (done if items else ignored).append(event)
+            inbox_mark_done_many(events=done, ignored=ignored)
+    except Exception as error:
+        logger.warning(
+            "inbox batch of %s events rolled back (%s: %s); processing them one by one",
+            len(locked),
+            type(error).__name__,
+            error,
+        )
+        for event_id in locked:
+            counts[process_inbound_event(event_id)] += 1
+        return counts
+    counts["done"] = len(locked)
+    return counts
+
+
+def inbox_drain(
+    *, max_seconds: float | None = None, batch: int = 200, chunk: int = 50
+) -> dict[str, int]:
+    """Process due events until none are left (or time is up); returns counts by result.
+
+    Events are taken ``chunk`` at a time, each chunk in one transaction
+    (``process_inbound_batch``); ``batch`` is kept for callers of the one-by-one version.
+    """
     started = time.monotonic()
     counts = {"done": 0, "skipped": 0, "failed": 0}
     while True:
-        ids = inbox_due(limit=batch)
-        if not ids:
+        result = process_inbound_batch(limit=chunk)
+        for key, value in result.items():
+            counts[key] += value
+        if not any(result.values()):
+            # Nothing due, or everything due is held by other workers.
             break
-        progressed = False
-        for event_id in ids:
-            result = process_inbound_event(event_id)
-            counts[result] += 1
-            progressed = progressed or result != "skipped"
-            if max_seconds is not None and time.monotonic() - started > max_seconds:
-                return counts
-        if not progressed:
-            # Everything due is held by other workers.
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
     return counts

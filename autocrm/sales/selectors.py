@@ -20,6 +20,8 @@ from autocrm.sales.models import Request
 
 
 def _start_of(day: date) -> datetime:
+    # Kept a day inside the calendar: shifting its first or last day to UTC overflows.
+    day = min(max(day, date.min + timedelta(days=1)), date.max - timedelta(days=1))
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
@@ -51,7 +53,7 @@ def request_list(
         queryset = queryset.filter(client_id=client_id)
     if opened_from is not None:
         queryset = queryset.filter(opened_at__gte=_start_of(opened_from))
-    if opened_to is not None:
+    if opened_to is not None and opened_to < date.max:
         queryset = queryset.filter(opened_at__lt=_start_of(opened_to + timedelta(days=1)))
     return queryset.order_by("-last_activity_at", "-pk")
 

@@ -40,10 +40,14 @@ def request_touch(
         raise ValidationFailed(_("Unknown request source."), field="source")
     at = at or timezone.now()
     with transaction.atomic():
-        open_requests = Request.objects.select_for_update().filter(
-            client=client,
-            last_activity_at__gte=at - REQUEST_CONTINUATION,
-        ).exclude(status=RequestStatus.CLOSED)
+        open_requests = (
+            Request.objects.select_for_update()
+            .filter(
+                client=client,
+                last_activity_at__gte=at - REQUEST_CONTINUATION,
+            )
+            .exclude(status=RequestStatus.CLOSED)
+        )
         if dealer_center_id is not None:
             open_requests = open_requests.filter(dealer_center_id__in=[dealer_center_id, None])
         request = open_requests.order_by("-last_activity_at", "-pk").first()
@@ -104,9 +108,7 @@ def request_create(
     return request
 
 
-def request_set_status(
-    *, actor: Any, request: Request, status: str, reason: str = ""
-) -> Request:
+def request_set_status(*, actor: Any, request: Request, status: str, reason: str = "") -> Request:
     with transaction.atomic():
         request = Request.objects.select_for_update().get(pk=request.pk)
         if status not in REQUEST_TRANSITIONS.get(request.status, set()):

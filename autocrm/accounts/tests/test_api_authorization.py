@@ -29,6 +29,7 @@ from autocrm.accounts.tests.factories import (
     SiteFactory,
     UserFactory,
 )
+from autocrm.clients.tests.factories import ClientFactory
 from autocrm.inventory.services import reservation_create
 from autocrm.inventory.tests.factories import VehicleFactory
 
@@ -118,8 +119,14 @@ def world(db: Any) -> World:
         for name, site in (("a", site_a), ("b", site_b), ("central", site_central))
     }
     reservation_create(actor=users["sales_a"], vehicle=vehicles["vehicle_a"])
+    # Clients: one per dealer center and one routed nowhere yet (everybody sees it).
+    clients = {
+        f"client_{name}": ClientFactory.create(dealer_center=dealer_center)
+        for name, dealer_center in (("a", dc_a), ("b", dc_b), ("free", None))
+    }
     objects = {
         **vehicles,
+        **clients,
         "city_a": city_a,
         "city_b": city_b,
         "city_central": city_central,
@@ -234,6 +241,73 @@ EXPECTATIONS: dict[str, Expect] = {
         default_status=409,
         status={"head_a": 404, "sales_a": 404},
         params=lambda world: {"vehicle_id": world.vehicle_b.pk},
+    ),
+    # Channels hold providers' secrets: administrators only, refused before the body is
+    # read (an empty body is a 400 for the administrator, 403 for everybody else).
+    "GET /api/v1/channels": Expect(default_status=403, status={"administrator": 200}),
+    "POST /api/v1/channels": Expect(default_status=403, status={"administrator": 400}),
+    "GET /api/v1/channels/{channel_id}": Expect(default_status=403, status={"administrator": 404}),
+    "PATCH /api/v1/channels/{channel_id}": Expect(
+        default_status=403, status={"administrator": 404}
+    ),
+    # Conversations: every named user works the inbox within his dealer centers (the
+    # scoping itself: communications/tests/test_api_conversations.py).
+    "GET /api/v1/conversations": Expect(),
+    "GET /api/v1/conversations/{conversation_id}": Expect(default_status=404),
+    "POST /api/v1/conversations/{conversation_id}/messages": Expect(default_status=400),
+    "POST /api/v1/conversations/{conversation_id}/take": Expect(default_status=404),
+    "POST /api/v1/conversations/{conversation_id}/assign": Expect(default_status=400),
+    "GET /api/v1/messages/{message_id}": Expect(default_status=404),
+    # Click-to-call: every inbox user; the test world has no PBX channel, hence 400.
+    "POST /api/v1/calls/originate": Expect(default_status=400),
+    # Requests (sales/tests/test_requests.py for rows and filters).
+    "GET /api/v1/requests": Expect(),
+    "GET /api/v1/requests/{request_id}": Expect(default_status=404),
+    # Showroom visits: hostesses, heads and administrators; an empty body is a 400.
+    "POST /api/v1/visits": Expect(default_status=403, status={"administrator": 400, "head_a": 400}),
+    # Clients: a dealer center's clients plus those routed nowhere yet.
+    "GET /api/v1/clients": Expect(
+        rows={
+            **same_for(GROUP, {"client_a", "client_b", "client_free"}),
+            **same_for(A_STAFF, {"client_a", "client_free"}),
+            "sales_b": {"client_b", "client_free"},
+        }
+    ),
+    # Duplicates and merging: heads, management, administrators (and operators) only.
+    "GET /api/v1/clients/duplicates": Expect(status={"sales_a": 403, "sales_b": 403}),
+    "GET /api/v1/clients/{client_id}": Expect(
+        status={"sales_b": 404}, params=lambda world: {"client_id": world.client_a.pk}
+    ),
+    # The card's timeline: whoever sees the client; another dealer center's client is 404.
+    "GET /api/v1/clients/{client_id}/timeline": Expect(
+        status={"sales_b": 404}, params=lambda world: {"client_id": world.client_a.pk}
+    ),
+    # An empty body names no client: 400 for everybody who may create one.
+    "POST /api/v1/clients": Expect(default_status=400),
+    # An empty change changes nothing.
+    "PATCH /api/v1/clients/{client_id}": Expect(
+        status={"sales_b": 404}, params=lambda world: {"client_id": world.client_a.pk}
+    ),
+    "POST /api/v1/clients/{client_id}/phones": Expect(
+        default_status=400,
+        status={"sales_b": 404},
+        params=lambda world: {"client_id": world.client_a.pk},
+    ),
+    "POST /api/v1/clients/{client_id}/emails": Expect(
+        default_status=400,
+        status={"sales_b": 404},
+        params=lambda world: {"client_id": world.client_a.pk},
+    ),
+    "POST /api/v1/clients/{client_id}/consents": Expect(
+        default_status=400,
+        status={"sales_b": 404},
+        params=lambda world: {"client_id": world.client_a.pk},
+    ),
+    # Without other_id: 400 for those who may merge, 403 for sales managers.
+    "POST /api/v1/clients/{client_id}/merge": Expect(
+        default_status=400,
+        status={"sales_a": 403, "sales_b": 403},
+        params=lambda world: {"client_id": world.client_a.pk},
     ),
 }
 

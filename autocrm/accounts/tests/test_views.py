@@ -156,11 +156,30 @@ def test_staff_page_lists_employees_for_allowed_roles(client, manager, role):
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (RoleCode.ADMINISTRATOR, ["home", "stock", "structure", "staff", "admin"]),
-        (RoleCode.MANAGEMENT, ["home", "stock", "structure", "staff"]),
-        (RoleCode.OPERATOR, ["home", "stock", "structure", "staff"]),
-        (RoleCode.SALES_MANAGER, ["home", "stock", "structure"]),
-        (RoleCode.HOSTESS, ["home", "stock", "structure"]),
+        (
+            RoleCode.ADMINISTRATOR,
+            [
+                "home",
+                "stock",
+                "clients",
+                "inbox",
+                "requests",
+                "visit",
+                "structure",
+                "staff",
+                "admin",
+            ],
+        ),
+        (
+            RoleCode.MANAGEMENT,
+            ["home", "stock", "clients", "inbox", "requests", "structure", "staff"],
+        ),
+        (
+            RoleCode.OPERATOR,
+            ["home", "stock", "clients", "inbox", "requests", "structure", "staff"],
+        ),
+        (RoleCode.SALES_MANAGER, ["home", "stock", "clients", "inbox", "requests", "structure"]),
+        (RoleCode.HOSTESS, ["home", "stock", "clients", "visit", "structure"]),
     ],
 )
 def test_navigation_by_role(client, murmansk, role, expected):
