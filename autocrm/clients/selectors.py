@@ -377,3 +377,31 @@ def client_history_counts(client: Client) -> list[tuple[str, str, int]]:
         if count:
             counts.append((model._meta.label_lower, str(model._meta.verbose_name_plural), count))
     return counts
+
+
+def client_ids_by_identity(refs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Clients owning these messenger accounts, for the inbox worker's bulk path: one
+    query for a whole batch. Accounts of merged clients are left out (the slow path
+    follows the merge)."""
+    found: dict[tuple[str, str], int] = {}
+    by_kind: dict[str, set[str]] = defaultdict(set)
+    for kind, external_id in refs:
+        by_kind[kind].add(external_id)
+    for kind, external_ids in by_kind.items():
+        for external_id, client_id in ClientIdentity.objects.filter(
+            kind=kind, external_id__in=external_ids, client__merged_into__isnull=True
+        ).values_list("external_id", "client_id"):
+            found[(kind, external_id)] = client_id
+    return found
+
+
+def known_client_phones(pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these (client id, E.164 number) pairs are already on record."""
+    if not pairs:
+        return set()
+    return set(
+        ClientPhone.objects.filter(
+            client_id__in={client_id for client_id, _ in pairs},
+            number__in={number for _, number in pairs},
+        ).values_list("client_id", "number")
+    )

@@ -11,6 +11,7 @@ rows of his dealer centers.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -170,3 +171,28 @@ def telephony_channel_for(*, user: Any, channel_id: int | None = None) -> Channe
         return next((c for c in channels if c.pk == channel_id), None)
     own = [c for c in channels if c.dealer_center_id is not None]
     return (own or channels)[0] if channels else None
+
+
+# Channels by (kind, webhook key), re-read after a few seconds: every webhook needs its
+# channel, and under load that lookup was a query per request. Another process's change
+# (a deactivated channel, a rotated secret) takes effect within this time; this process's
+# own changes through the services at once.
+CHANNEL_CACHE_SECONDS = 5.0
+_webhook_channels: dict[tuple[str, str], tuple[float, Channel | None]] = {}
+
+
+def channel_for_webhook(*, kind: str, key: str) -> Channel | None:
+    """The active channel a webhook URL names, or None."""
+    now = time.monotonic()
+    cached = _webhook_channels.get((kind, key))
+    if cached is not None and now - cached[0] < CHANNEL_CACHE_SECONDS:
+        return cached[1]
+    channel = Channel.objects.filter(kind=kind, webhook_key=key, is_active=True).first()
+    if len(_webhook_channels) > 1000:  # keys are unguessable: probes must not grow it
+        _webhook_channels.clear()
+    _webhook_channels[(kind, key)] = (now, channel)
+    return channel
+
+
+def forget_webhook_channels() -> None:
+    _webhook_channels.clear()

@@ -4,12 +4,13 @@ calls, form submissions, visits and notifications."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,6 +43,8 @@ from autocrm.communications.models import (
     Visit,
     VisitPurpose,
 )
+from autocrm.communications.selectors import forget_webhook_channels
+from autocrm.core.bulk import update_rows
 from autocrm.core.errors import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -74,6 +77,7 @@ def channel_create(
     if not name.strip():
         raise ValidationFailed(_("Enter a name."), field="name")
     cleaned = get_adapter(kind).clean_settings(dict(settings or {}))
+    forget_webhook_channels()
     with transaction.atomic():
         return Channel.objects.create(
             kind=kind,
@@ -104,6 +108,7 @@ def channel_update(
         if is_active is not None:
             channel.is_active = is_active
         channel.save()
+    forget_webhook_channels()
     return channel
 
 
@@ -111,38 +116,59 @@ def channel_update(
 
 
 def inbox_store(*, channel: Channel, events: list[RawEvent]) -> int:
-    """Store raw events once each (a repeat of an ``external_id`` is ignored).
+    """Store raw events once each (a repeat of an ``external_id`` is ignored); returns
+    how many were new. The inbox worker (``sales``' ``process_inbox``) picks them up.
 
-    Runs inside the caller's transaction. The inbox worker (``sales``' ``process_inbox``)
-    picks the events up; returns how many were new.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` statement: atomic on its own, it
+    needs no surrounding transaction, and a concurrent delivery of the same event cannot
+    slip between a check and the insert. This is the hottest write of the system (every
+    webhook), so it skips the ORM's per-row model instances.
     """
     if not events:
         return 0
     now = timezone.now()
-    rows = [
-        InboundEvent(
-            channel=channel,
-            external_id=event.external_id,
-            headers=event.headers,
-            body=event.body,
-            received_at=now,
-            next_attempt_at=now,
-        )
-        for event in events
-    ]
-    ids = [e.external_id for e in events if e.external_id is not None]
-    before = (
-        set(
-            InboundEvent.objects.filter(channel=channel, external_id__in=ids).values_list(
-                "external_id", flat=True
-            )
-        )
-        if ids
-        else set()
+    meta = InboundEvent._meta
+    names = (
+        "channel_id",
+        "external_id",
+        "received_at",
+        "headers",
+        "body",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
     )
-    InboundEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    new = sum(1 for e in events if e.external_id is None or e.external_id not in before)
-    return new
+    fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list[Any] = []
+    for event in events:
+        row_values = (
+            channel.pk,
+            event.external_id,
+            now,
+            event.headers,
+            event.body,
+            InboundStatus.PENDING.value,
+            0,
+            now,
+            "",
+        )
+        params.extend(
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, row_values, strict=True)
+        )
+    # Names come from the model's metadata, values are parameters.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        + ", ".join([row] * len(events))
+        + f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
 
 
 def inbox_due(*, limit: int = 100, now: datetime | None = None) -> list[int]:
@@ -323,6 +349,103 @@ def message_record_inbound(
             updates.update(status=ConversationStatus.WAITING, waiting_since=item.at)
         Conversation.objects.filter(pk=conversation.pk).update(**updates, updated_at=timezone.now())
     return message, True
+
+
+@dataclass
+class KnownSenderMessage:
+    """An inbound message whose sender is already a client (for the bulk path)."""
+
+    channel: Channel
+    client_id: int
+    item: InboundMessage
+
+
+def messages_record_inbound_bulk(*, entries: list[KnownSenderMessage]) -> list[Message | None]:
+    """``message_record_inbound`` for many messages at once, in a few statements.
+
+    Takes the common case only: a chat message (no e-mail threading, no attachments) not
+    stored before, in a conversation that is open. For each entry returns the created
+    message, or None for one this path leaves alone (a repeat, a first message that opens
+    a conversation, an e-mail ...): the caller records those with
+    ``message_record_inbound``, which gives the same result one by one.
+    Runs inside the caller's transaction.
+    """
+    results: list[Message | None] = [None] * len(entries)
+    candidates = [
+        index
+        for index, entry in enumerate(entries)
+        if entry.channel.kind in MESSAGING_KINDS
+        and entry.channel.kind != ChannelKind.EMAIL
+        and not entry.item.attachments
+        and entry.item.external_id
+    ]
+    if not candidates:
+        return results
+    channel_ids = {entries[i].channel.pk for i in candidates}
+    stored = set(
+        Message.objects.filter(
+            channel_id__in=channel_ids,
+            direction=Direction.INBOUND,
+            external_id__in=[entries[i].item.external_id for i in candidates],
+        ).values_list("channel_id", "external_id")
+    )
+    conversations: dict[tuple[int, int, str], Conversation] = {}
+    for conversation in (
+        Conversation.objects.select_for_update()
+        .filter(
+            channel_id__in=channel_ids,
+            client_id__in={entries[i].client_id for i in candidates},
+            external_thread__in={entries[i].item.thread[:300] for i in candidates},
+        )
+        .exclude(status=ConversationStatus.CLOSED)
+        .order_by("pk")
+    ):
+        # The newest open one wins, as in ``_conversation_for_inbound``.
+        key = (conversation.channel_id, conversation.client_id, conversation.external_thread)
+        conversations[key] = conversation
+    new_messages: list[tuple[int, Message]] = []
+    touched: dict[int, Conversation] = {}
+    for index in sorted(candidates, key=lambda i: (entries[i].item.at, i)):
+        entry = entries[index]
+        item = entry.item
+        found = conversations.get((entry.channel.pk, entry.client_id, item.thread[:300]))
+        if found is None or (entry.channel.pk, item.external_id) in stored:
+            continue
+        conversation = found
+        stored.add((entry.channel.pk, item.external_id))
+        new_messages.append(
+            (
+                index,
+                Message(
+                    conversation=conversation,
+                    client_id=conversation.client_id,
+                    channel=entry.channel,
+                    direction=Direction.INBOUND,
+                    text=item.text,
+                    external_id=item.external_id,
+                    status=MessageStatus.RECEIVED,
+                    at=item.at,
+                    subject=item.subject[:500],
+                ),
+            )
+        )
+        if conversation.status != ConversationStatus.WAITING or conversation.waiting_since is None:
+            conversation.status = ConversationStatus.WAITING
+            conversation.waiting_since = item.at
+        conversation.last_message_at = item.at
+        touched[conversation.pk] = conversation
+    if not new_messages:
+        return results
+    Message.objects.bulk_create([message for _, message in new_messages])
+    now = timezone.now()
+    for conversation in touched.values():
+        conversation.updated_at = now
+    update_rows(
+        Conversation, touched.values(), ["status", "waiting_since", "last_message_at", "updated_at"]
+    )
+    for index, message in new_messages:
+        results[index] = message
+    return results
 
 
 def _set_message_status(message: Message, status: str, reason: str = "") -> None:

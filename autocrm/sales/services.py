@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.clients.models import Client
+from autocrm.core.bulk import update_rows
 from autocrm.core.errors import TransitionNotAllowed, ValidationFailed
 from autocrm.sales.models import (
     REQUEST_TRANSITIONS,
@@ -80,6 +82,67 @@ def request_touch(
         )
         RequestStatusChange.objects.create(request=request, to_status=RequestStatus.NEW, at=at)
     return request, True
+
+
+@dataclass
+class Touch:
+    """One contact of a known client, for ``requests_continue_bulk``."""
+
+    client_id: int
+    dealer_center_id: int | None
+    at: datetime
+
+
+def requests_continue_bulk(*, touches: list[Touch]) -> list[bool]:
+    """``request_touch`` for many contacts of known clients, in a few statements.
+
+    Continues open requests only: for each touch, True when an open request took it, False
+    when the client has none (the caller opens one with ``request_touch``). Contacts with a
+    topic, a vehicle or UTM tags go through ``request_touch`` too; this path is for the
+    plain chat messages that make up most of the traffic. Runs inside the caller's
+    transaction and locks the requests it changes, like ``request_touch``.
+    """
+    handled = [False] * len(touches)
+    if not touches:
+        return handled
+    earliest = min(touch.at for touch in touches) - REQUEST_CONTINUATION
+    candidates: dict[int, list[Request]] = {}
+    for request in (
+        Request.objects.select_for_update()
+        .filter(client_id__in={t.client_id for t in touches}, last_activity_at__gte=earliest)
+        .exclude(status=RequestStatus.CLOSED)
+    ):
+        candidates.setdefault(request.client_id, []).append(request)
+    changed: dict[int, Request] = {}
+    for index, touch in sorted(enumerate(touches), key=lambda pair: pair[1].at):
+        fitting = [
+            request
+            for request in candidates.get(touch.client_id, [])
+            if request.last_activity_at >= touch.at - REQUEST_CONTINUATION
+            and (
+                touch.dealer_center_id is None
+                or request.dealer_center_id in (touch.dealer_center_id, None)
+            )
+        ]
+        if not fitting:
+            continue
+        request = max(fitting, key=lambda r: (r.last_activity_at, r.pk))
+        request.touches += 1
+        request.last_activity_at = max(touch.at, request.last_activity_at)
+        if touch.dealer_center_id and not request.dealer_center_id:
+            request.dealer_center_id = touch.dealer_center_id
+        changed[request.pk] = request
+        handled[index] = True
+    if changed:
+        now = timezone.now()
+        for request in changed.values():
+            request.updated_at = now
+        update_rows(
+            Request,
+            changed.values(),
+            ["touches", "last_activity_at", "dealer_center", "updated_at"],
+        )
+    return handled
 
 
 def request_create(
