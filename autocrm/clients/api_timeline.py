@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from autocrm.clients import timeline
 from autocrm.clients.models import Client
@@ -36,12 +36,13 @@ class TimelineParams(Schema):
     )
 
 
-class TimelineItemOut(Schema):
+class TimelineItemOut(BaseModel):
     """One timeline item; besides the fields below each kind has its own (message:
     status, status_reason, author, attachments; call: status, duration_seconds,
     recording_url; form: topic, utm; visit: purpose, manager; request: source, topic,
     status)."""
 
+    # A plain pydantic model: ninja's Schema drops the keys it does not declare.
     model_config = ConfigDict(extra="allow")
 
     kind: str = Field(description="message, call, form, visit or request.")

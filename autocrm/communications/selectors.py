@@ -26,6 +26,7 @@ from autocrm.communications.models import (
     Conversation,
     ConversationStatus,
     Message,
+    Notification,
 )
 
 # --- channels -------------------------------------------------------------------------
@@ -196,3 +197,7 @@ def channel_for_webhook(*, kind: str, key: str) -> Channel | None:
 
 def forget_webhook_channels() -> None:
     _webhook_channels.clear()
+
+
+def notifications_for(*, user: Any) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).order_by("-created_at", "-pk")

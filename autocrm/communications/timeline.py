@@ -296,3 +296,6 @@ def register() -> None:
     register_timeline_source("visit", visit_items)
     # The reply box on the client card.
     register_card_panel("reply", lambda client: reverse("communications:reply", args=[client.pk]))
+    register_card_panel(
+        "call", lambda client: reverse("communications:call_panel", args=[client.pk])
+    )

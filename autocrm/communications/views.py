@@ -253,3 +253,63 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@permission_required("communications.use_inbox", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def call_panel(request: HttpRequest, client_pk: int) -> HttpResponse:
+    """Click-to-call on the client card: a button per phone; the PBX rings the employee's
+    extension, then dials the client. The call itself arrives as the PBX's events."""
+    from autocrm.communications.selectors import telephony_channel_for
+    from autocrm.communications.telephony import call_originate
+
+    client = _reply_client(request, client_pk)
+    channel = telephony_channel_for(user=request.user)
+    context: dict[str, Any] = {
+        "client": client,
+        "phones": list(client.phones.all()),
+        "channel": channel,
+        "extension": getattr(request.user, "phone_extension", ""),
+        "url": reverse("communications:call_panel", args=[client.pk]),
+    }
+    if request.method == "POST":
+        number = request.POST.get("number", "")
+        if channel is None:
+            context["error"] = _("No telephony channel with click-to-call.")
+        else:
+            try:
+                context["dialled"] = call_originate(
+                    actor=request.user, channel=channel, client_id=client.pk, number=number
+                )
+            except DomainError as error:
+                context["error"] = str(error.message)
+    return render(request, "communications/_call_panel.html", context)
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The employee's notices (a visitor handed over ...), newest first; opening the page
+    marks them read."""
+    from autocrm.communications.selectors import notifications_for
+
+    items = list(notifications_for(user=request.user)[:100])
+    unread = [item.pk for item in items if item.read_at is None]
+    if unread:
+        services.notifications_mark_read(user=request.user, ids=unread)
+    return render(
+        request,
+        "communications/notifications.html",
+        {"items": items, "unread": set(unread)},
+    )
+
+
+@login_required
+@require_GET
+def notification_bell(request: HttpRequest) -> HttpResponse:
+    """The header's bell with the unread count; the page polls it."""
+    from autocrm.communications.selectors import notifications_for
+
+    count = notifications_for(user=request.user).filter(read_at__isnull=True).count()
+    return render(request, "communications/_bell.html", {"unread_count": count})

@@ -335,6 +335,8 @@ def test_api_pages_newest_first(client: Any, api_world: dict[str, Any]) -> None:
     assert {"kind", "channel", "direction", "text", "at", "id"} <= set(first)
     newest = (T + timedelta(seconds=1)).isoformat(timespec="milliseconds")
     assert (first["kind"], first["at"]) == ("visit", newest.replace("+00:00", "Z"))
+    # Each kind's own fields come through too (purpose and manager of a visit).
+    assert "purpose" in first
 
 
 def test_api_refuses_a_bad_before_naming_it(client: Any, api_world: dict[str, Any]) -> None:
