@@ -111,6 +111,8 @@ format: setup-dev
 bench: setup-dev
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/search.py $(BENCH_SEARCH_ARGS)
+	$(PY) bench/webhooks.py $(BENCH_HOOKS_ARGS)
+	$(PY) bench/clients.py $(BENCH_CLIENTS_ARGS)
 
 messages: setup-dev
 	cd autocrm && DEBUG=1 ../$(PY) ../manage.py makemessages -l ru --no-obsolete && DEBUG=1 ../$(PY) ../manage.py compilemessages

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             crm_url=args.crm,
             webhook_path=demo_webhook_path("telephony"),
             signing_secret=settings["telephony"]["signing_secret"],
-            event_delay=1.0,
+            # Long enough between events for the operator to see the ringing pop-up.
+            event_delay=5.0,
         )
     )
     print(
