@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.core.audit import audit_history
 from autocrm.core.models import TimeStampedModel
@@ -83,10 +84,10 @@ class Client(TimeStampedModel):
 
 
 class PhoneKind(models.TextChoices):
-    MOBILE = "mobile", _("Mobile")
-    WORK = "work", _("Work")
-    HOME = "home", _("Home")
-    OTHER = "other", _("Other")
+    MOBILE = "mobile", pgettext_lazy("phone kind", "Mobile")
+    WORK = "work", pgettext_lazy("phone kind", "Work")
+    HOME = "home", pgettext_lazy("phone kind", "Home")
+    OTHER = "other", pgettext_lazy("phone kind", "Other")
 
 
 class ClientPhone(models.Model):

@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
@@ -67,12 +68,19 @@ class _Poster:
     def __init__(self, channels: dict[str, Channel]) -> None:
         self.channels = channels
         self.factory = RequestFactory()
+        # The webhook view checks the host against ALLOWED_HOSTS, as for a real request.
+        allowed = [host.lstrip(".") for host in settings.ALLOWED_HOSTS if host != "*"]
+        self.host = allowed[0] if allowed else "localhost"
         self.sequence = 1_000
 
     def _post(self, kind: str, body: bytes, **headers: str) -> int:
         channel = self.channels[kind]
         request = self.factory.post(
-            channel.webhook_path, data=body, content_type="application/json", headers=headers
+            channel.webhook_path,
+            data=body,
+            content_type="application/json",
+            headers=headers,
+            SERVER_NAME=self.host,
         )
         response = webhook(request, kind, channel.webhook_key)
         return response.status_code

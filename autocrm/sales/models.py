@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.core.models import TimeStampedModel
 
@@ -26,9 +27,9 @@ class RequestSource(models.TextChoices):
 
 
 class RequestStatus(models.TextChoices):
-    NEW = "new", _("New")
-    IN_PROGRESS = "in_progress", _("In progress")
-    CLOSED = "closed", _("Closed")
+    NEW = "new", pgettext_lazy("request status", "New")
+    IN_PROGRESS = "in_progress", pgettext_lazy("request status", "In progress")
+    CLOSED = "closed", pgettext_lazy("request status", "Closed")
 
 
 # Which status moves are allowed (ARCHITECTURE rule 3).

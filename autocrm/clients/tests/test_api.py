@@ -300,7 +300,7 @@ def test_find_before_create_answers_409_with_the_existing_client(client, world) 
     assert by_phone.json()["errors"] == [
         {
             "code": "duplicate_contact",
-            "message": f"The phone +79123456789 belongs to client #{ivanov.pk} (Иванов Пётр).",
+            "message": f"Телефон +79123456789 принадлежит клиенту №{ivanov.pk} (Иванов Пётр).",
             "field": "phones[1]",
             "client_id": ivanov.pk,
         }

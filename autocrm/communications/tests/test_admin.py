@@ -121,7 +121,7 @@ def test_failed_inbox_events_are_retried_by_the_action(admin_client: Any) -> Non
 
     assert page.status_code == 200
     assert list(page.context["cl"].result_list) == [failed]
-    assert "1 failed event will be processed again." in response.content.decode()
+    assert "1 событие с ошибкой будет обработано повторно." in response.content.decode()
     failed.refresh_from_db()
     done.refresh_from_db()
     assert (failed.status, failed.attempts) == (InboundStatus.PENDING, 0)

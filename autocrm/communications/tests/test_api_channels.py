@@ -116,11 +116,11 @@ def test_a_missing_setting_is_named(client: Any, admin_headers: Any) -> None:
 
     assert response.status_code == 400
     assert response.json() == {
-        "detail": "This setting is required.",
+        "detail": "Эта настройка обязательна.",
         "errors": [
             {
                 "code": "validation_error",
-                "message": "This setting is required.",
+                "message": "Эта настройка обязательна.",
                 "field": "settings.bot_token",
             }
         ],

@@ -324,7 +324,7 @@ def test_wrong_imap_password_is_a_clear_error_and_stores_nothing(mail_server, ch
         email_channel_poll(channel=channel)
     assert error.value.field == "settings.imap_password"
     assert error.value.message == (
-        f"The IMAP server 127.0.0.1:{mail_server.imap_port} refused the login of "
+        f"IMAP-сервер 127.0.0.1:{mail_server.imap_port} отклонил вход пользователя "
         f"{OUR_ADDRESS}: [AUTHENTICATIONFAILED] Invalid credentials"
     )
     assert InboundEvent.objects.count() == 0
@@ -341,7 +341,7 @@ def test_unreachable_imap_server_names_the_host_setting(mail_server, channel):
     with pytest.raises(MailboxUnavailable) as error:
         email_channel_poll(channel=channel)
     assert error.value.field == "settings.imap_host"
-    assert error.value.message.startswith("Cannot connect to the IMAP server 127.0.0.1:")
+    assert error.value.message.startswith("Не удаётся подключиться к IMAP-серверу 127.0.0.1:")
     assert InboundEvent.objects.count() == 0
 
 
@@ -491,8 +491,8 @@ def test_smtp_down_keeps_the_message_queued_with_the_reason(mail_server, channel
 @pytest.mark.parametrize(
     ("code", "status", "reason"),
     [
-        (550, MessageStatus.FAILED, "SMTP 550 (recipient refused): 5.1.1 No such user"),
-        (451, MessageStatus.QUEUED, "SMTP 451 (recipient refused): 4.3.0 Try again later"),
+        (550, MessageStatus.FAILED, "SMTP 550 (получатель отклонён): 5.1.1 No such user"),
+        (451, MessageStatus.QUEUED, "SMTP 451 (получатель отклонён): 4.3.0 Try again later"),
     ],
 )
 def test_refused_recipient_fails_for_good_on_5xx_and_retries_on_4xx(

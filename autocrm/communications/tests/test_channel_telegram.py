@@ -110,7 +110,7 @@ def test_wrong_or_missing_secret_is_refused_and_nothing_stored(
     assert messenger_sim.telegram_send(url, "tg-secret-2", 5001, "x") == 401
     assert messenger_sim.telegram_send(url, "", 5001, "x") == 401
     assert messenger_sim.telegram_send(url, SECRET[:-1], 5001, "x") == 401
-    assert json.loads(messenger_sim.last_reply[1])["detail"] == "Wrong secret token."
+    assert json.loads(messenger_sim.last_reply[1])["detail"] == "Неверный секретный токен."
     assert InboundEvent.objects.count() == 0
     assert Client.objects.count() == 0
 
@@ -138,7 +138,7 @@ def test_shared_contact_gives_the_client_his_phone(messenger_sim, telegram_chann
     assert list(person.phones.values_list("number", flat=True)) == ["+79123456789"]
     assert list(Message.objects.values_list("text", flat=True)) == [
         "Добрый день",
-        "Shared a phone number: 79123456789",
+        "Отправлен номер телефона: 79123456789",
     ]
 
 

@@ -254,7 +254,8 @@ def test_detail_shows_errors_and_the_csv_download(client, world):
     assert 'data-row="2"' in html
     assert "Expected a number" in html
     assert reverse("inventory:import_errors", args=[stock_import.pk]) in html
-    assert "hx-trigger" not in html
+    # A finished import's progress no longer polls (the header's notification bell does).
+    assert 'hx-trigger="every 1s"' not in html
 
     download = client.get(reverse("inventory:import_errors", args=[stock_import.pk]))
 
