@@ -1,22 +1,19 @@
 """HTTP API of the clients app (docs/api.md): search, card data, manual entry, merge.
 
-Bodies are validated after the permission and scope checks (``_json_body``), so a caller
+Bodies are validated after the permission and scope checks (``core.api.json_body``), so a caller
 who may not use an endpoint, or asks for a client he cannot see, gets 403/404 whatever he
 sends.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-import pydantic
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import ValidationError
 
 from autocrm.accounts.scoping import can_see_dealer_center
 from autocrm.clients import selectors, services
@@ -28,6 +25,8 @@ from autocrm.core.api import (
     ErrorOut,
     ListParams,
     Page,
+    body_schema,
+    json_body,
     object_id,
     paginate,
     require_perm,
@@ -162,34 +161,6 @@ class MergeIn(Schema):
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _json_body(request: HttpRequest, schema: type[pydantic.BaseModel]) -> Any:
-    """The body validated after the permission checks; errors name fields as ninja's do."""
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(
-            [{"loc": ("body",), "msg": "The body is not JSON.", "type": "json_invalid"}]
-        ) from None
-    try:
-        return schema.model_validate(data)
-    except pydantic.ValidationError as error:
-        raise ValidationError(
-            [
-                {"loc": ("body", "payload", *item["loc"]), "msg": item["msg"], "type": item["type"]}
-                for item in error.errors()
-            ]
-        ) from None
-
-
-def _body_schema(schema: type[pydantic.BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema.model_json_schema()}},
-        }
-    }
 
 
 def _item(client: Client) -> dict[str, Any]:
@@ -347,7 +318,7 @@ def client_detail(request: HttpRequest, client_id: int = object_id()) -> dict[st
     "/clients",
     response={201: ClientDetailOut, 409: ErrorOut, **ERROR_RESPONSES},
     summary="Create a client",
-    openapi_extra=_body_schema(ClientIn),
+    openapi_extra=body_schema(ClientIn),
 )
 def client_create(request: HttpRequest) -> Status[dict[str, Any]]:
     """Create a client by hand: 201 with the card data. Find before create: when a phone
@@ -355,7 +326,7 @@ def client_create(request: HttpRequest) -> Status[dict[str, Any]]:
     (``phones[0]``, ``emails[1]``...) with that client's id in ``errors[0].client_id``,
     unless ``allow_duplicate`` is true."""
     require_perm(request, "clients.add_client")
-    payload: ClientIn = _json_body(request, ClientIn)
+    payload: ClientIn = json_body(request, ClientIn)
     phones = [
         services.normalize_phone(phone, field_name=f"phones[{i}]")
         for i, phone in enumerate(payload.phones)
@@ -408,14 +379,14 @@ def client_create(request: HttpRequest) -> Status[dict[str, Any]]:
     "/clients/{client_id}",
     response={200: ClientDetailOut, 409: ErrorOut, **DETAIL_ERROR_RESPONSES},
     summary="Change a client",
-    openapi_extra=_body_schema(ClientPatch),
+    openapi_extra=body_schema(ClientPatch),
 )
 def client_update(request: HttpRequest, client_id: int = object_id()) -> dict[str, Any]:
     """Change names, kind, dealer center, responsible manager or note; fields left out
     stay as they are. Contacts and consents have their own endpoints."""
     require_perm(request, "clients.change_client")
     client = _visible_client(request, client_id)
-    payload: ClientPatch = _json_body(request, ClientPatch)
+    payload: ClientPatch = json_body(request, ClientPatch)
     changes = payload.model_dump(exclude_unset=True)
     for name in ("kind", "last_name", "first_name", "middle_name", "company_name", "inn", "note"):
         if name in changes and changes[name] is None:
@@ -434,14 +405,14 @@ def client_update(request: HttpRequest, client_id: int = object_id()) -> dict[st
     "/clients/{client_id}/phones",
     response={201: ClientDetailOut, 409: ErrorOut, **DETAIL_ERROR_RESPONSES},
     summary="Add a phone",
-    openapi_extra=_body_schema(PhoneIn),
+    openapi_extra=body_schema(PhoneIn),
 )
 def client_phone_add(request: HttpRequest, client_id: int = object_id()) -> Status[dict[str, Any]]:
     """Add a phone (kept once, normalised to E.164): 201 with the card data; 409 with the
     owner's id when another client the caller sees has it, unless ``allow_duplicate``."""
     require_perm(request, "clients.change_client")
     client = _visible_client(request, client_id)
-    payload: PhoneIn = _json_body(request, PhoneIn)
+    payload: PhoneIn = json_body(request, PhoneIn)
     number = services.normalize_phone(payload.phone, field_name="phone")
     _refuse_merged(client)
     if not payload.allow_duplicate:
@@ -454,14 +425,14 @@ def client_phone_add(request: HttpRequest, client_id: int = object_id()) -> Stat
     "/clients/{client_id}/emails",
     response={201: ClientDetailOut, 409: ErrorOut, **DETAIL_ERROR_RESPONSES},
     summary="Add an e-mail",
-    openapi_extra=_body_schema(EmailIn),
+    openapi_extra=body_schema(EmailIn),
 )
 def client_email_add(request: HttpRequest, client_id: int = object_id()) -> Status[dict[str, Any]]:
     """Add an e-mail address (kept once, lower-case): 201 with the card data; 409 like
     for phones."""
     require_perm(request, "clients.change_client")
     client = _visible_client(request, client_id)
-    payload: EmailIn = _json_body(request, EmailIn)
+    payload: EmailIn = json_body(request, EmailIn)
     address = services.normalize_email(payload.email, field_name="email")
     _refuse_merged(client)
     if not payload.allow_duplicate:
@@ -474,7 +445,7 @@ def client_email_add(request: HttpRequest, client_id: int = object_id()) -> Stat
     "/clients/{client_id}/consents",
     response={201: ClientDetailOut, 409: ErrorOut, **DETAIL_ERROR_RESPONSES},
     summary="Record a consent or its withdrawal",
-    openapi_extra=_body_schema(ConsentIn),
+    openapi_extra=body_schema(ConsentIn),
 )
 def client_consent_record(
     request: HttpRequest, client_id: int = object_id()
@@ -483,7 +454,7 @@ def client_consent_record(
     (152-FZ); the latest statement per purpose holds. 201 with the card data."""
     require_perm(request, "clients.change_client")
     client = _visible_client(request, client_id)
-    payload: ConsentIn = _json_body(request, ConsentIn)
+    payload: ConsentIn = json_body(request, ConsentIn)
     if payload.purpose not in ConsentPurpose.values:
         raise ValidationFailed(_("Choose personal_data or marketing."), field="purpose")
     if payload.granted is None:
@@ -503,7 +474,7 @@ def client_consent_record(
     "/clients/{client_id}/merge",
     response={200: ClientDetailOut, 409: ErrorOut, **DETAIL_ERROR_RESPONSES},
     summary="Merge another client into this one",
-    openapi_extra=_body_schema(MergeIn),
+    openapi_extra=body_schema(MergeIn),
 )
 def client_merge(request: HttpRequest, client_id: int = object_id()) -> dict[str, Any]:
     """Fold ``other_id`` into this client: every message, call, visit, request,
@@ -513,7 +484,7 @@ def client_merge(request: HttpRequest, client_id: int = object_id()) -> dict[str
     is already merged."""
     require_perm(request, "clients.merge_clients")
     survivor = _visible_client(request, client_id)
-    payload: MergeIn = _json_body(request, MergeIn)
+    payload: MergeIn = json_body(request, MergeIn)
     if payload.other_id is None:
         raise ValidationFailed(_("Choose the client to merge."), field="other_id")
     if payload.other_id == survivor.pk:

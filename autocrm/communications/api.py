@@ -8,15 +8,12 @@ Conversations and messages are read and answered by the inbox roles
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
-import pydantic
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import ValidationError
 
 from autocrm.accounts.models import DealerCenter, Site
 from autocrm.communications import selectors, services
@@ -29,7 +26,9 @@ from autocrm.core.api import (
     ErrorOut,
     ListParams,
     Page,
+    body_schema,
     get_or_404,
+    json_body,
     object_id,
     paginate,
     require_perm,
@@ -87,39 +86,6 @@ def _channel(channel: Channel) -> dict[str, Any]:
         "webhook_url": channel.webhook_path,
         "settings": selectors.channel_settings_masked(channel),
         "created_at": channel.created_at,
-    }
-
-
-def json_body(request: HttpRequest, schema: type[pydantic.BaseModel]) -> Any:
-    """Validate the body only after the permission check, so that a caller who may not
-    use the endpoint gets 403 whatever he sends; errors name fields as ninja's do."""
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(
-            [{"loc": ("body",), "msg": "The body is not JSON.", "type": "json_invalid"}]
-        ) from None
-    if not isinstance(data, dict):
-        raise ValidationError(
-            [{"loc": ("body",), "msg": "Send a JSON object.", "type": "dict_type"}]
-        )
-    try:
-        return schema.model_validate(data)
-    except pydantic.ValidationError as error:
-        raise ValidationError(
-            [
-                {"loc": ("body", "payload", *item["loc"]), "msg": item["msg"], "type": item["type"]}
-                for item in error.errors()
-            ]
-        ) from None
-
-
-def body_schema(schema: type[pydantic.BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema.model_json_schema()}},
-        }
     }
 
 

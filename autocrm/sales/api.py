@@ -8,14 +8,15 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from autocrm.communications.api import body_schema, json_body
 from autocrm.core.api import (
     DETAIL_ERROR_RESPONSES,
     ERROR_RESPONSES,
     MAX_ID,
     ListParams,
     Page,
+    body_schema,
     get_or_404,
+    json_body,
     object_id,
     paginate,
     require_perm,
