@@ -4,9 +4,12 @@
 this module reads its inbox, finds or creates the client, records the message, call or
 form through the communications services and opens or continues the client's request.
 
-Each event is processed in its own transaction with its row locked (``SKIP LOCKED`` on
-PostgreSQL), so several inbox workers can share the inbox and a failing event neither
-stops the others nor is half-applied; it is retried with a growing pause.
+Events are taken in batches, each batch in one transaction with its rows locked (``SKIP
+LOCKED`` on PostgreSQL), so several inbox workers can share the inbox. Chat messages of
+known clients are recorded set-wise (``_apply_known_senders``); everything else one item
+at a time (``_apply``). If anything in a batch fails, the batch is rolled back and redone
+one event per transaction, so a failing event neither stops the others nor is half-applied;
+it is retried with a growing pause.
 """
 
 from __future__ import annotations
