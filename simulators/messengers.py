@@ -15,6 +15,12 @@ are checked when the channel is configured with them (``start(channels=...)`` or
 ``handle.configure``). ``handle.fail_next(kind, status, body)`` makes the next call of that
 provider fail the way the real one does.
 
+Media a client sent (``handle.add_media(kind, file_id, content, mime_type)``) is served as
+the providers do: Telegram ``GET /bot<token>/getFile?file_id=`` → ``result.file_path``, then
+``GET /file/bot<token>/<file_path>``; WhatsApp ``GET /[v21.0/]<media_id>`` (Bearer) →
+``{"url", "mime_type", "file_size" ...}``, then ``GET <url>`` with the same Bearer token.
+``telegram_send_media`` and ``whatsapp_send_media`` post a client's photo or document.
+
 Client side (a person writing to the business): ``handle.telegram_send``,
 ``telegram_share_contact``, ``whatsapp_send``, ``whatsapp_status``, ``whatsapp_verify``,
 ``vk_send``, ``vk_confirm`` post the provider's own payload to the CRM's webhook with the
@@ -71,6 +77,9 @@ DEFAULT_WHATSAPP_PHONE_NUMBER_ID = "1065550001"
 _TELEGRAM_PATH = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z]+)$")
 _WHATSAPP_PATH = re.compile(r"^(?:/v\d+(?:\.\d+)?)?/(?P<phone_number_id>\d+)/messages$")
 _VK_PATH = re.compile(r"^(?:/method)?/messages\.send$")
+_TELEGRAM_FILE_PATH = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<file_path>.+)$")
+_WHATSAPP_MEDIA_PATH = re.compile(r"^(?:/v\d+(?:\.\d+)?)?/(?P<media_id>\d+)$")
+_WHATSAPP_MEDIA_URL = "/whatsapp_business/attachments/"
 
 
 def whatsapp_signature(app_secret: str, body: bytes) -> str:
@@ -189,6 +198,8 @@ class MessengerSimulator:
         self.lock = threading.Lock()
         self._failures: dict[str, deque[tuple[int, Any]]] = {kind: deque() for kind in KINDS}
         self._vk_random_ids: dict[tuple[str, str], str] = {}
+        # (kind, file id) → (content, mime type): what clients "uploaded".
+        self.media: dict[tuple[str, str], tuple[bytes, str]] = {}
         # Ids that stay unique when the simulator restarts against the same CRM database.
         self._ids: Iterator[int] = itertools.count(int(time.time() * 1000))
         self._thread: threading.Thread | None = None
@@ -238,6 +249,17 @@ class MessengerSimulator:
         with self.lock:
             for _ in range(times):
                 self._failures[kind].append((status, body))
+
+    def add_media(self, kind: str, file_id: str, content: bytes, mime_type: str = "") -> None:
+        """A file a client sent, for the CRM to download by its provider id."""
+        if kind not in ("telegram", "whatsapp"):
+            raise ValueError(f"no media downloads for {kind!r}")
+        with self.lock:
+            self.media[(kind, str(file_id))] = (content, mime_type)
+
+    def get_media(self, kind: str, file_id: str) -> tuple[bytes, str] | None:
+        with self.lock:
+            return self.media.get((kind, file_id))
 
     def reset(self) -> None:
         with self.lock:
@@ -410,6 +432,46 @@ class MessengerSimulator:
         )
         return self.telegram_post(webhook_url, secret, update)
 
+    def telegram_send_media(
+        self,
+        webhook_url: str | None,
+        secret: str | None,
+        user_id: int,
+        file_id: str,
+        content: bytes,
+        *,
+        kind: str = "photo",
+        mime_type: str = "",
+        file_name: str = "",
+        caption: str = "",
+        first_name: str = "Client",
+        update_id: int | None = None,
+        message_id: int | None = None,
+    ) -> int:
+        """A client's photo or document; the file is kept here for ``getFile``."""
+        self.add_media("telegram", file_id, content, mime_type)
+        media: dict[str, Any]
+        if kind == "photo":
+            media = {
+                "photo": [
+                    {"file_id": f"{file_id}-thumb", "width": 90, "height": 90, "file_size": 1},
+                    {"file_id": file_id, "width": 800, "height": 600, "file_size": len(content)},
+                ]
+            }
+        else:
+            media = {
+                "document": {
+                    "file_id": file_id,
+                    "file_name": file_name or "document",
+                    "mime_type": mime_type,
+                    "file_size": len(content),
+                }
+            }
+        if caption:
+            media["caption"] = caption
+        update = self._telegram_update(user_id, first_name, "", "", update_id, message_id, media)
+        return self.telegram_post(webhook_url, secret, update)
+
     def whatsapp_post(
         self,
         webhook_url: str | None,
@@ -451,6 +513,44 @@ class MessengerSimulator:
             phone_number_id=phone_number_id,
         )
         return self.whatsapp_post(webhook_url, app_secret, payload, text=text)
+
+    def whatsapp_send_media(
+        self,
+        webhook_url: str | None,
+        app_secret: str | None,
+        wa_id: str,
+        media_id: str,
+        content: bytes,
+        *,
+        kind: str = "image",
+        mime_type: str = "",
+        filename: str = "",
+        caption: str = "",
+        name: str = "",
+    ) -> int:
+        """A client's image, document, audio ...; the file is kept here for the media API."""
+        self.add_media("whatsapp", media_id, content, mime_type)
+        message = whatsapp_message(str(wa_id), "")
+        del message["text"]
+        media: dict[str, Any] = {
+            "id": media_id,
+            "mime_type": mime_type,
+            "sha256": base64.b64encode(hashlib.sha256(content).digest()).decode(),
+        }
+        if filename:
+            media["filename"] = filename
+        if caption:
+            media["caption"] = caption
+        message.update({"type": kind, kind: media})
+        payload = whatsapp_notification(
+            messages=[message],
+            names={str(wa_id): name},
+            phone_number_id=str(
+                self.channels.get("whatsapp", {}).get("phone_number_id")
+                or DEFAULT_WHATSAPP_PHONE_NUMBER_ID
+            ),
+        )
+        return self.whatsapp_post(webhook_url, app_secret, payload, text=caption or kind)
 
     def whatsapp_status(
         self,
@@ -694,6 +794,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/api/sent":
             with self.sim.lock:
                 self._json(200, list(self.sim.sent))
+        elif match := _TELEGRAM_PATH.match(path):
+            self._telegram(match["token"], match["method"], b"")
+        elif match := _TELEGRAM_FILE_PATH.match(path):
+            self._telegram_file(match["token"], match["file_path"])
+        elif match := _WHATSAPP_MEDIA_PATH.match(path):
+            self._whatsapp_media_info(match["media_id"])
+        elif path == _WHATSAPP_MEDIA_URL:
+            self._whatsapp_media_download()
         else:
             self._send(404, "not found")
 
@@ -720,6 +828,9 @@ class _Handler(BaseHTTPRequestHandler):
         if expected and not hmac.compare_digest(token.encode(), str(expected).encode()):
             self.sim.record_call("telegram", 401)
             self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            return
+        if method == "getFile":
+            self._telegram_get_file(body)
             return
         if method != "sendMessage":
             self.sim.record_call("telegram", 200)
@@ -760,25 +871,114 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
+    # media downloads
+
+    def _telegram_get_file(self, body: bytes) -> None:
+        try:
+            file_id = str(self._params(body).get("file_id") or "")
+        except ValueError:
+            file_id = ""
+        known = self.sim.get_media("telegram", file_id)
+        if known is None:
+            self.sim.record_call("telegram", 400)
+            self._json(400, _telegram_error(400, "Bad Request: invalid file_id"))
+            return
+        self.sim.record_call("telegram", 200)
+        path = f"documents/{hashlib.sha256(file_id.encode()).hexdigest()[:16]}"
+        self._json(
+            200,
+            {
+                "ok": True,
+                "result": {
+                    "file_id": file_id,
+                    "file_unique_id": path[-16:],
+                    "file_size": len(known[0]),
+                    "file_path": path,
+                },
+            },
+        )
+
+    def _telegram_file(self, token: str, file_path: str) -> None:
+        expected = self.sim.channels.get("telegram", {}).get("bot_token")
+        if expected and not hmac.compare_digest(token.encode(), str(expected).encode()):
+            self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            return
+        with self.sim.lock:
+            found = next(
+                (
+                    content
+                    for (kind, file_id), (content, _) in self.sim.media.items()
+                    if kind == "telegram"
+                    and hashlib.sha256(file_id.encode()).hexdigest()[:16] == file_path[-16:]
+                ),
+                None,
+            )
+        if found is None:
+            self._json(404, _telegram_error(404, "Not Found"))
+            return
+        self._send(200, found, "application/octet-stream")
+
+    def _whatsapp_media_info(self, media_id: str) -> None:
+        if self._failure("whatsapp") or not self._whatsapp_authorized():
+            return
+        known = self.sim.get_media("whatsapp", media_id)
+        if known is None:
+            self.sim.record_call("whatsapp", 400)
+            self._json(
+                400,
+                _graph_error(
+                    100,
+                    f"Unsupported get request. Object with ID '{media_id}' does not exist",
+                    "GraphMethodException",
+                ),
+            )
+            return
+        content, mime_type = known
+        self.sim.record_call("whatsapp", 200)
+        self._json(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{self.sim.url}{_WHATSAPP_MEDIA_URL}?{urlencode({'mid': media_id})}",
+                "mime_type": mime_type,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "file_size": len(content),
+                "id": media_id,
+            },
+        )
+
+    def _whatsapp_media_download(self) -> None:
+        if not self._whatsapp_authorized():
+            return
+        query = parse_qs(urlsplit(self.path).query)
+        known = self.sim.get_media("whatsapp", (query.get("mid") or [""])[-1])
+        if known is None:
+            self._send(404, "not found")
+            return
+        self._send(200, known[0], known[1] or "application/octet-stream")
+
+    def _whatsapp_authorized(self) -> bool:
+        expected = self.sim.channels.get("whatsapp", {}).get("access_token")
+        given = self.headers.get("Authorization", "")
+        if given.startswith("Bearer ") and (
+            not expected
+            or hmac.compare_digest(given.removeprefix("Bearer ").encode(), str(expected).encode())
+        ):
+            return True
+        self.sim.record_call("whatsapp", 401)
+        self._json(
+            401,
+            _graph_error(
+                190, "Invalid OAuth access token - Cannot parse access token", "OAuthException"
+            ),
+        )
+        return False
+
     def _whatsapp(self, phone_number_id: str, body: bytes) -> None:
         if self._failure("whatsapp"):
             return
         settings = self.sim.channels.get("whatsapp", {})
-        expected = settings.get("access_token")
-        given = self.headers.get("Authorization", "")
-        if not given.startswith("Bearer ") or (
-            expected
-            and not hmac.compare_digest(
-                given.removeprefix("Bearer ").encode(), str(expected).encode()
-            )
-        ):
-            self.sim.record_call("whatsapp", 401)
-            self._json(
-                401,
-                _graph_error(
-                    190, "Invalid OAuth access token - Cannot parse access token", "OAuthException"
-                ),
-            )
+        if not self._whatsapp_authorized():
             return
         if settings.get("phone_number_id") and str(settings["phone_number_id"]) != phone_number_id:
             self.sim.record_call("whatsapp", 400)

@@ -45,7 +45,7 @@ from autocrm.communications.models import (
 )
 from autocrm.communications.selectors import forget_webhook_channels
 from autocrm.core.bulk import update_rows
-from autocrm.core.errors import Conflict, ValidationFailed
+from autocrm.core.errors import Conflict, NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -344,11 +344,59 @@ def message_record_inbound(
             if ref.content is not None:
                 attachment.file.save(attachment.name, ContentFile(ref.content), save=False)
             attachment.save()
+            if not attachment.file and attachment.external_ref:
+                _fetch_later(channel, attachment.pk)
         updates: dict[str, Any] = {"last_message_at": item.at}
         if conversation.status != ConversationStatus.WAITING or conversation.waiting_since is None:
             updates.update(status=ConversationStatus.WAITING, waiting_since=item.at)
         Conversation.objects.filter(pk=conversation.pk).update(**updates, updated_at=timezone.now())
     return message, True
+
+
+def _fetch_later(channel: Channel, attachment_id: int) -> None:
+    """After commit, download a provider-held file (when the adapter can)."""
+    if hasattr(get_adapter(channel.kind), "fetch_attachment"):
+        transaction.on_commit(lambda: _enqueue_fetch(attachment_id))
+
+
+def _enqueue_fetch(attachment_id: int) -> None:
+    from autocrm.communications.tasks import fetch_attachment
+
+    try:
+        fetch_attachment.enqueue(attachment_id)
+    except Exception:
+        logger.exception("could not enqueue the download of attachment %s", attachment_id)
+
+
+def attachment_fetch(*, attachment_id: int) -> Attachment:
+    """Download a file the provider keeps (``external_ref``) and store it.
+
+    Nothing to do when the file is stored already, has no provider reference, or its
+    channel cannot download. Raises the adapter's SendError: ``retryable`` ones (network,
+    5xx) are worth another try later; others (e.g. a file over 20 MB) are final.
+    """
+    attachment = (
+        Attachment.objects.select_related("message__channel").filter(pk=attachment_id).first()
+    )
+    if attachment is None:
+        raise NotFound(_("No such attachment."))
+    if attachment.file or not attachment.external_ref:
+        return attachment
+    channel = attachment.message.channel
+    fetch = getattr(get_adapter(channel.kind), "fetch_attachment", None)
+    if fetch is None:
+        return attachment
+    # The provider call runs outside any transaction: a slow download holds no lock.
+    content, content_type = fetch(channel, attachment)
+    with transaction.atomic():
+        locked = Attachment.objects.select_for_update().get(pk=attachment_id)
+        if locked.file:  # another worker was quicker
+            return locked
+        locked.file.save(locked.name, ContentFile(content), save=False)
+        locked.size = len(content)
+        locked.content_type = (content_type or locked.content_type)[:100]
+        locked.save(update_fields=["file", "size", "content_type"])
+    return locked
 
 
 @dataclass

@@ -85,3 +85,38 @@ def send_json(
     if not isinstance(data, dict):
         raise SendError("unexpected answer", retryable=False)
     return data
+
+
+# Media we download from a provider (a client's photo or document): bigger ones are refused.
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+def fetch_bytes(
+    url: str, *, headers: dict[str, str] | None = None, limit: int = MAX_ATTACHMENT_BYTES
+) -> tuple[bytes, str]:
+    """Download a provider's file: (content, content type). Network trouble, 429 and 5xx
+    are retryable SendErrors; a file over ``limit`` bytes is refused for good."""
+    too_big = SendError(f"the file is larger than {limit // (1024 * 1024)} MB", retryable=False)
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=HTTP_TIMEOUT) as response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise SendError(f"HTTP {response.status_code}", retryable=True)
+            if response.status_code >= 400:
+                raise SendError(
+                    f"HTTP {response.status_code}: {response.read()[:500].decode(errors='replace')}",
+                    retryable=False,
+                )
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise too_big
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > limit:
+                    raise too_big
+                chunks.append(chunk)
+            content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    except httpx.HTTPError as error:
+        raise SendError(f"{type(error).__name__}: {error}", retryable=True) from error
+    return b"".join(chunks), content_type

@@ -27,7 +27,9 @@ from autocrm.communications.channels.base import (
     WebhookReply,
 )
 from autocrm.communications.channels.common import (
+    MAX_ATTACHMENT_BYTES,
     clean_url,
+    fetch_bytes,
     json_error,
     require_text,
     send_json,
@@ -148,6 +150,32 @@ class TelegramAdapter:
             raise SendError(
                 f"unexpected answer: {json.dumps(data)[:500]}", retryable=False
             ) from None
+
+    def fetch_attachment(self, channel: Any, attachment: Any) -> tuple[bytes, str]:
+        """A client's photo or document: ``getFile`` gives its path on the file server.
+        https://core.telegram.org/bots/api#getfile"""
+        settings = channel.settings
+        base = settings["api_base_url"].rstrip("/")
+        token = settings["bot_token"]
+        try:
+            data = send_json(
+                "GET", f"{base}/bot{token}/getFile", params={"file_id": attachment.external_ref}
+            )
+        except SendError as error:
+            raise SendError(_readable(error.reason), retryable=error.retryable) from error
+        result = data.get("result")
+        if not data.get("ok") or not isinstance(result, dict) or not result.get("file_path"):
+            raise SendError(
+                str(data.get("description") or "Telegram gave no file"), retryable=False
+            )
+        if int(result.get("file_size") or 0) > MAX_ATTACHMENT_BYTES:
+            raise SendError(
+                f"the file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB",
+                retryable=False,
+            )
+        content, served_type = fetch_bytes(f"{base}/file/bot{token}/{result['file_path']}")
+        # Telegram's file server says application/octet-stream; the update knew better.
+        return content, attachment.content_type or served_type
 
 
 def _readable(reason: str) -> str:

@@ -17,6 +17,7 @@ import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.http import HttpRequest
@@ -36,9 +37,12 @@ from autocrm.communications.channels.base import (
 )
 from autocrm.communications.channels.common import (
     HTTP_TIMEOUT,
+    MAX_ATTACHMENT_BYTES,
     clean_url,
+    fetch_bytes,
     json_error,
     require_text,
+    send_json,
 )
 
 DEFAULT_API_BASE_URL = "https://graph.facebook.com/v21.0"
@@ -308,6 +312,26 @@ class WhatsAppAdapter:
             return SendResult(external_id=str(data["messages"][0]["id"]))
         except (KeyError, IndexError, TypeError):
             raise SendError(f"unexpected answer: {response.text[:500]}", retryable=False) from None
+
+    def fetch_attachment(self, channel: Any, attachment: Any) -> tuple[bytes, str]:
+        """A client's media: ``GET /{media-id}`` gives a short-lived URL, fetched with the
+        same token. https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media"""
+        settings = channel.settings
+        auth = {"Authorization": f"Bearer {settings['access_token']}"}
+        data = send_json(
+            "GET",
+            f"{settings['api_base_url'].rstrip('/')}/{quote(attachment.external_ref, safe='')}",
+            headers=auth,
+        )
+        if not isinstance(data.get("url"), str) or not data["url"]:
+            raise SendError("WhatsApp gave no media URL", retryable=False)
+        if int(data.get("file_size") or 0) > MAX_ATTACHMENT_BYTES:
+            raise SendError(
+                f"the file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB",
+                retryable=False,
+            )
+        content, served_type = fetch_bytes(data["url"], headers=auth)
+        return content, str(data.get("mime_type") or "") or served_type or attachment.content_type
 
 
 adapter = WhatsAppAdapter()
