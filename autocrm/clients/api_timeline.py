@@ -14,8 +14,8 @@ from ninja import Field, Query, Router, Schema
 from pydantic import BaseModel, ConfigDict
 
 from autocrm.clients import timeline
-from autocrm.clients.models import Client
 from autocrm.clients.selectors import client_list
+from autocrm.clients.services import client_survivor
 from autocrm.core.api import DETAIL_ERROR_RESPONSES, object_id, require_perm
 from autocrm.core.errors import NotFound
 
@@ -63,14 +63,6 @@ class TimelineOut(Schema):
     )
 
 
-def _survivor(client: Client) -> Client:
-    seen = 0
-    while client.merged_into_id is not None and seen < 20:
-        client = Client.objects.get(pk=client.merged_into_id)
-        seen += 1
-    return client
-
-
 @router.get(
     "/clients/{client_id}/timeline",
     response={200: TimelineOut, **DETAIL_ERROR_RESPONSES},
@@ -88,7 +80,7 @@ def client_timeline(
     visible = client_list(user=request.user)
     client = visible.filter(pk=client_id).first()
     if client is not None and client.merged_into_id is not None:
-        survivor = _survivor(client)
+        survivor = client_survivor(client)
         client = visible.filter(pk=survivor.pk).first()
     if client is None:
         raise NotFound("Not found.")

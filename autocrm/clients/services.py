@@ -285,10 +285,16 @@ def consent_record(
         return _consent_insert(client, purpose, granted, source, actor, at)
 
 
-def _alive(client: Client) -> Client:
-    """Follow merges to the client that holds the history now."""
+# Merges re-point earlier merges at the survivor, so chains stay one hop; the bound only
+# guards against a hand-edited loop.
+MAX_MERGE_HOPS = 20
+
+
+def client_survivor(client: Client) -> Client:
+    """Follow merges to the client that holds the history now (``client`` itself if it
+    was never merged)."""
     seen = 0
-    while client.merged_into_id is not None and seen < 20:
+    while client.merged_into_id is not None and seen < MAX_MERGE_HOPS:
         client = Client.objects.get(pk=client.merged_into_id)
         seen += 1
     return client
@@ -303,7 +309,7 @@ def _identity_owner(identity: IdentityRef | None) -> Client | None:
         .select_related("client")
         .first()
     )
-    return _alive(found.client) if found else None
+    return client_survivor(found.client) if found else None
 
 
 def client_find(

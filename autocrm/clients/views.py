@@ -33,7 +33,6 @@ from autocrm.core.errors import DomainError, ValidationFailed
 
 PAGE_SIZE = 50
 # Followed merges at most this deep (a chain of merges is flattened by client_merge).
-_MAX_MERGE_HOPS = 20
 
 
 def format_phone(number: str) -> str:
@@ -190,19 +189,6 @@ def _visible_client(request: HttpRequest, pk: int) -> Client:
     return client
 
 
-def _survivor_id(client: Client) -> int:
-    survivor_id = client.pk
-    merged_into = client.merged_into_id
-    hops = 0
-    while merged_into is not None and hops < _MAX_MERGE_HOPS:
-        survivor_id = merged_into
-        merged_into = (
-            Client.objects.filter(pk=merged_into).values_list("merged_into_id", flat=True).first()
-        )
-        hops += 1
-    return survivor_id
-
-
 def _consent_rows(client: Client) -> list[dict[str, Any]]:
     latest = latest_consents(client)
     return [
@@ -232,7 +218,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if client is None:
         raise Http404
     if client.merged_into_id is not None:
-        return redirect("clients:detail", pk=_survivor_id(client))
+        return redirect("clients:detail", pk=services.client_survivor(client).pk)
     items, next_before = timeline.client_timeline(client=client)
     context = {
         **timeline_context(client, items, next_before),
@@ -264,7 +250,9 @@ def client_timeline_part(request: HttpRequest, pk: int) -> HttpResponse:
     client = _visible_client(request, pk)
     if client.merged_into_id is not None:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("clients:detail", args=[_survivor_id(client)])
+        response["HX-Redirect"] = reverse(
+            "clients:detail", args=[services.client_survivor(client).pk]
+        )
         return response
     try:
         if "after" in request.GET:

@@ -171,16 +171,6 @@ def inbox_store(*, channel: Channel, events: list[RawEvent]) -> int:
         return len(cursor.fetchall())
 
 
-def inbox_due(*, limit: int = 100, now: datetime | None = None) -> list[int]:
-    """Ids of pending events whose time has come, oldest first."""
-    now = now or timezone.now()
-    return list(
-        InboundEvent.objects.filter(status=InboundStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 def inbox_lock(event_id: int) -> InboundEvent | None:
     """Lock one pending event for processing inside the caller's transaction, or None if
     another worker holds it or it is no longer pending."""

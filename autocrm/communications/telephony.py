@@ -18,9 +18,8 @@ from typing import Any
 import httpx
 from django.utils.translation import gettext as _
 
-from autocrm.clients.models import Client
 from autocrm.clients.selectors import client_list
-from autocrm.clients.services import normalize_phone
+from autocrm.clients.services import client_survivor, normalize_phone
 from autocrm.communications.channels.common import HTTP_TIMEOUT
 from autocrm.communications.channels.telephony import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from autocrm.communications.models import Channel, ChannelKind
@@ -38,8 +37,7 @@ def _client_number(actor: Any, client_id: int) -> str:
     client = client_list(user=actor).filter(pk=client_id).first()
     if client is None:
         raise NotFound(_("No such client."), field="client_id")
-    while client.merged_into_id is not None:
-        client = Client.objects.get(pk=client.merged_into_id)
+    client = client_survivor(client)
     phone = client.phones.order_by("-is_primary", "pk").values_list("number", flat=True).first()
     if not phone:
         raise ValidationFailed(_("The client has no phone number."), field="number")

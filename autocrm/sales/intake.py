@@ -283,13 +283,11 @@ def process_inbound_batch(*, limit: int = 50) -> dict[str, int]:
     return counts
 
 
-def inbox_drain(
-    *, max_seconds: float | None = None, batch: int = 200, chunk: int = 50
-) -> dict[str, int]:
+def inbox_drain(*, max_seconds: float | None = None, chunk: int = 50) -> dict[str, int]:
     """Process due events until none are left (or time is up); returns counts by result.
 
     Events are taken ``chunk`` at a time, each chunk in one transaction
-    (``process_inbound_batch``); ``batch`` is kept for callers of the one-by-one version.
+    (``process_inbound_batch``).
     """
     started = time.monotonic()
     counts = {"done": 0, "skipped": 0, "failed": 0}
