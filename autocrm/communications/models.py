@@ -385,10 +385,29 @@ class Visit(models.Model):
         return f"{self.client_id} @ {self.dealer_center_id}"
 
 
+class NotificationKind(models.TextChoices):
+    GENERAL = "general", _("Other notices")
+    VISIT = "visit", _("A client came to the showroom")
+    TASK_ASSIGNED = "task_assigned", _("A task is assigned to me")
+    TASK_OVERDUE = "task_overdue", _("My task is overdue")
+    ESCALATION = "escalation", _("Escalations to me as head")
+    DEAL_ASSIGNED = "deal_assigned", _("A deal or request is assigned to me")
+    RULE = "rule", _("Notices of automation rules")
+
+
+# Kinds that also go out by e-mail unless the employee switched it off.
+EMAIL_BY_DEFAULT = frozenset(
+    {NotificationKind.VISIT, NotificationKind.ESCALATION, NotificationKind.TASK_OVERDUE}
+)
+
+
 class Notification(models.Model):
-    """An in-app notice for one employee (a visit handed over, a call ringing)."""
+    """An in-app notice for one employee (a visit handed over, a task assigned)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications")
+    kind = models.CharField(
+        max_length=16, choices=NotificationKind.choices, default=NotificationKind.GENERAL
+    )
     text = models.CharField(max_length=500)
     url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -400,3 +419,27 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class NotificationPreference(models.Model):
+    """One employee's choice for one kind of notice; without a row the defaults hold
+    (in-app always, e-mail for ``EMAIL_BY_DEFAULT``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=NotificationKind.choices)
+    in_app = models.BooleanField(_("in the app"), default=True)
+    email = models.BooleanField(_("by e-mail"), default=False)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind"], name="communications_notification_pref_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}"

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Field
 from django.utils import timezone
@@ -24,6 +26,7 @@ from autocrm.communications.channels.base import (
     SendError,
 )
 from autocrm.communications.models import (
+    EMAIL_BY_DEFAULT,
     MESSAGING_KINDS,
     Attachment,
     Call,
@@ -40,6 +43,8 @@ from autocrm.communications.models import (
     MessageStatus,
     MessageStatusChange,
     Notification,
+    NotificationKind,
+    NotificationPreference,
     Visit,
     VisitPurpose,
 )
@@ -796,9 +801,61 @@ def visit_record(
     return visit
 
 
-def notification_create(*, user: Any, text: str, url: str = "") -> Notification:
+def notification_create(
+    *,
+    user: Any,
+    text: str,
+    url: str = "",
+    kind: str = NotificationKind.GENERAL,
+    subject: str = "",
+) -> Notification | None:
+    """Notify an employee in the app and, by his preferences, by e-mail (after commit).
+
+    Returns the in-app notification, or None when he switched this kind off in the app.
+    """
+    preference = NotificationPreference.objects.filter(user=user, kind=kind).first()
+    in_app = preference.in_app if preference is not None else True
+    by_email = preference.email if preference is not None else kind in EMAIL_BY_DEFAULT
+    notification = None
     with transaction.atomic():
-        return Notification.objects.create(user=user, text=text[:500], url=url[:500])
+        if in_app:
+            notification = Notification.objects.create(
+                user=user, kind=kind, text=text[:500], url=url[:500]
+            )
+        address = getattr(user, "email", "")
+        if by_email and address:
+            transaction.on_commit(
+                lambda: _mail_notification(
+                    address=address, subject=subject or text[:120], text=text, url=url
+                )
+            )
+    return notification
+
+
+def _mail_notification(*, address: str, subject: str, text: str, url: str) -> None:
+    # The in-app notice is already stored; a mail server outage must not undo what caused
+    # it, so a failed e-mail is logged and not raised.
+    try:
+        body = text
+        if url:
+            # PUBLIC_BASE_URL (when set) makes the link absolute for mail readers.
+            base = getattr(settings, "PUBLIC_BASE_URL", "").rstrip("/")
+            body = f"{text}\n\n{base}{url}"
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[address])
+    except Exception:
+        logger.exception("could not e-mail a notification to %s", address)
+
+
+def notification_preferences_set(*, user: Any, choices: dict[str, tuple[bool, bool]]) -> None:
+    """Save an employee's (in_app, email) choice per notification kind."""
+    unknown = set(choices) - set(NotificationKind.values)
+    if unknown:
+        raise ValidationFailed(_("Unknown notification kind."), field="kind")
+    with transaction.atomic():
+        for kind, (in_app, email) in choices.items():
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults={"in_app": in_app, "email": email}
+            )
 
 
 def notifications_mark_read(*, user: Any, ids: list[int] | None = None) -> int:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -15,7 +13,7 @@ from django.utils.translation import gettext as _
 from autocrm.accounts.models import DealerCenter
 from autocrm.accounts.scoping import can_see_dealer_center
 from autocrm.clients.services import ContactInfo, client_find_or_create, normalize_phone
-from autocrm.communications.models import Visit, VisitPurpose
+from autocrm.communications.models import NotificationKind, Visit, VisitPurpose
 from autocrm.communications.services import notification_create, visit_record
 from autocrm.core.errors import ValidationFailed
 from autocrm.sales.models import RequestSource
@@ -92,25 +90,11 @@ def visit_register(
             }
             if visit.note:
                 text = f"{text} {visit.note}"
-            notification_create(user=manager, text=text, url=url)
-            if manager.email:
-                transaction.on_commit(
-                    lambda: _mail_manager(address=manager.email, text=text, url=url)
-                )
+            notification_create(
+                user=manager,
+                text=text,
+                url=url,
+                kind=NotificationKind.VISIT,
+                subject=_("A client is waiting for you in the showroom"),
+            )
     return visit
-
-
-def _mail_manager(*, address: str, text: str, url: str) -> None:
-    # The in-app notification is already stored; a mail server outage must not undo the
-    # visit, so a failed e-mail is logged and not raised.
-    try:
-        send_mail(
-            subject=_("A client is waiting for you in the showroom"),
-            # PUBLIC_BASE_URL (when set) makes the link absolute for mail readers.
-            message=f"{text}\n\n{_('Client card')}: "
-            f"{getattr(settings, 'PUBLIC_BASE_URL', '').rstrip('/')}{url}",
-            from_email=None,
-            recipient_list=[address],
-        )
-    except Exception:
-        logger.exception("could not e-mail the visit notice to %s", address)

@@ -13,12 +13,14 @@ from django.utils.translation import gettext as _
 from autocrm.clients.models import Client
 from autocrm.core.bulk import update_rows
 from autocrm.core.errors import TransitionNotAllowed, ValidationFailed
+from autocrm.sales.events import event_record
 from autocrm.sales.models import (
     REQUEST_TRANSITIONS,
     Request,
     RequestSource,
     RequestStatus,
     RequestStatusChange,
+    Trigger,
 )
 
 # A client's new contact continues his open request if it was active this recently;
@@ -81,6 +83,7 @@ def request_touch(
             last_activity_at=at,
         )
         RequestStatusChange.objects.create(request=request, to_status=RequestStatus.NEW, at=at)
+        event_record(Trigger.REQUEST_CREATED, request=request)
     return request, True
 
 
@@ -168,6 +171,7 @@ def request_create(
             to_status=RequestStatus.NEW,
             changed_by=request.responsible,
         )
+        event_record(Trigger.REQUEST_CREATED, request=request)
     return request
 
 
