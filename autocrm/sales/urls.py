@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from autocrm.sales import views
+from autocrm.sales import urls_deals, urls_tasks, views
 
 app_name = "sales"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("visits/lookup/", views.visit_lookup, name="visit_lookup"),
     path("visits/managers/", views.visit_managers, name="visit_managers"),
     path("requests/", views.request_list, name="request_list"),
+    path("", include(urls_deals)),
+    path("", include(urls_tasks)),
 ]
