@@ -115,10 +115,10 @@ class Context:
         return f"request:{self.request.pk}" if self.request is not None else "-"
 
     def url(self) -> str:
-        if self.deal is not None:
-            return reverse("sales:deal_detail", args=[self.deal.pk])
         if self.task is not None:
             return reverse("sales:task_detail", args=[self.task.pk])
+        if self.deal is not None:
+            return reverse("sales:deal_detail", args=[self.deal.pk])
         client = self.client
         return reverse("clients:detail", args=[client.pk]) if client is not None else ""
 
@@ -457,11 +457,13 @@ def event_process(*, event_id: int) -> dict[str, int]:
     return counts
 
 
-def events_process_pending(*, older_than: timedelta = timedelta(seconds=30)) -> int:
+def events_process_pending(
+    *, older_than: timedelta = timedelta(seconds=30), now: datetime | None = None
+) -> int:
     """The sweep: occurrences whose job was lost or whose rules failed, oldest first."""
-    cutoff = timezone.now() - older_than
+    cutoff = (now or timezone.now()) - older_than
     ids = list(
-        AutomationEvent.objects.filter(processed_at__isnull=True, at__lt=cutoff)
+        AutomationEvent.objects.filter(processed_at__isnull=True, at__lte=cutoff)
         .order_by("at", "pk")
         .values_list("pk", flat=True)[:SCAN_BATCH]
     )
@@ -496,9 +498,11 @@ def _scoped_deals(rule: AutomationRule) -> QuerySet[Deal]:
     return deals
 
 
-def _store_timed(rule: AutomationRule, found: list[tuple[str, dict[str, Any]]]) -> int:
+def _store_timed(
+    rule: AutomationRule, found: list[tuple[str, dict[str, Any]]], now: datetime
+) -> int:
     events = [
-        AutomationEvent(trigger=rule.trigger, rule=rule, key=key[:160], **records)
+        AutomationEvent(trigger=rule.trigger, rule=rule, key=key[:160], at=now, **records)
         for key, records in found
     ]
     AutomationEvent.objects.bulk_create(events, ignore_conflicts=True)
@@ -518,7 +522,7 @@ def _scan_idle(rule: AutomationRule, now: datetime) -> int:
             "pk", "stage_entered_at"
         )[:SCAN_BATCH]
     ]
-    return _store_timed(rule, found)
+    return _store_timed(rule, found, now)
 
 
 def _scan_no_activity(rule: AutomationRule, now: datetime) -> int:
@@ -557,7 +561,7 @@ def _scan_no_activity(rule: AutomationRule, now: datetime) -> int:
                 found.append(
                     (f"quiet:{rule.pk}:{kind}:{pk}:{last.timestamp()}", {f"{kind}_id": pk})
                 )
-    return _store_timed(rule, found)
+    return _store_timed(rule, found, now)
 
 
 def _scan_overdue(rule: AutomationRule, now: datetime) -> int:
@@ -574,7 +578,7 @@ def _scan_overdue(rule: AutomationRule, now: datetime) -> int:
         (f"overdue:{rule.pk}:{task_id}:{due.timestamp()}", {"task_id": task_id})
         for task_id, due in tasks.order_by("due_at").values_list("pk", "due_at")[:SCAN_BATCH]
     ]
-    return _store_timed(rule, found)
+    return _store_timed(rule, found, now)
 
 
 SCANS = {
@@ -586,7 +590,11 @@ SCANS = {
 
 def automation_scan(*, now: datetime | None = None) -> dict[str, int]:
     """Find the occurrences of the timed triggers (the scheduler runs this each minute)
-    and process them with everything still pending."""
+    and process them with everything still pending.
+
+    Occurrences of the write triggers normally have been processed by their own jobs
+    already; the sweep takes what is left (a lost job, a failed rule). Processing twice
+    is harmless: the occurrence row is locked and marked processed."""
     now = now or timezone.now()
     found = 0
     for rule in AutomationRule.objects.filter(
@@ -594,5 +602,5 @@ def automation_scan(*, now: datetime | None = None) -> dict[str, int]:
     ).prefetch_related("dealer_centers"):
         with transaction.atomic():
             found += SCANS[Trigger(rule.trigger)](rule, now)
-    processed = events_process_pending(older_than=timedelta(0))
+    processed = events_process_pending(older_than=timedelta(0), now=now)
     return {"found": found, "processed": processed}

@@ -22,7 +22,15 @@ can_view_requests = has_role(
     RoleCode.ADMINISTRATOR,
 )
 
+# Heads watch execution: overdue tasks, idle deals and SLAs of their dealer centers.
+can_view_control = has_role(RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR)
+# Everybody on the staff has tasks: operators' call-backs, managers', appraisers', lawyers'.
+can_have_tasks = rules.is_authenticated & rules.is_active
+
 rules.add_perm("sales.register_visit", can_register_visits)
 rules.add_perm("sales.view_requests", can_view_requests)
+rules.add_perm("sales.view_deals", can_view_requests)
+rules.add_perm("sales.view_control", can_view_control)
+rules.add_perm("sales.view_tasks", can_have_tasks)
 
 grant_model_permissions("sales", is_administrator)

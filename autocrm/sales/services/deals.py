@@ -158,8 +158,8 @@ def deal_create(
         DealStageChange.objects.create(deal=deal, to_stage=stage, changed_by=_user(actor), at=now)
         if request is not None:
             _take_request(request, actor=actor, responsible=responsible)
-        event_record(Trigger.DEAL_CREATED, deal=deal, stage=stage)
-        event_record(Trigger.STAGE_ENTERED, deal=deal, stage=stage)
+        event_record(Trigger.DEAL_CREATED, deal=deal, stage=stage, at=now)
+        event_record(Trigger.STAGE_ENTERED, deal=deal, stage=stage, at=now)
     return deal
 
 
@@ -346,7 +346,7 @@ def deal_move(
         if target.is_final:
             _cancel_open_tasks(deal, actor=actor, note=target.name)
         if depth <= MAX_RULE_DEPTH:
-            event_record(Trigger.STAGE_ENTERED, deal=deal, stage=target, depth=depth)
+            event_record(Trigger.STAGE_ENTERED, deal=deal, stage=target, depth=depth, at=now)
     return deal
 
 

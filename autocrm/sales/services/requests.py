@@ -83,7 +83,7 @@ def request_touch(
             last_activity_at=at,
         )
         RequestStatusChange.objects.create(request=request, to_status=RequestStatus.NEW, at=at)
-        event_record(Trigger.REQUEST_CREATED, request=request)
+        event_record(Trigger.REQUEST_CREATED, request=request, at=at)
     return request, True
 
 

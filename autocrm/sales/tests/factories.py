@@ -57,3 +57,17 @@ def make_rule(
     for order, action in enumerate(actions):
         RuleAction.objects.create(rule=rule, order=order, **action)
     return rule
+
+
+def run_queued_jobs() -> int:
+    """Run the background jobs waiting in the database queue, as ``db_worker`` would
+    (the job rows themselves are real: they were enqueued after commit)."""
+    from django_tasks_db.models import DBTaskResult
+
+    ran = 0
+    for row in DBTaskResult.objects.ready().order_by("enqueued_at"):
+        arguments = row.args_kwargs
+        row.task.call(*arguments["args"], **arguments["kwargs"])
+        DBTaskResult.objects.filter(pk=row.pk).delete()
+        ran += 1
+    return ran
