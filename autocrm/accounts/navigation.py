@@ -52,6 +52,27 @@ MODULES: list[Module] = [
         _("Every channel and visit in one list."),
     ),
     Module(
+        "deals",
+        _("Deals"),
+        "sales:deal_board",
+        "sales.view_deals",
+        _("The sales funnel: pipelines, stages, the board of deals."),
+    ),
+    Module(
+        "tasks",
+        _("My tasks"),
+        "sales:my_tasks",
+        "sales.view_tasks",
+        _("Overdue, today and upcoming tasks; the calendar."),
+    ),
+    Module(
+        "control",
+        _("Control"),
+        "sales:control",
+        "sales.view_control",
+        _("Overdue tasks, idle deals and SLAs per manager."),
+    ),
+    Module(
         "visit",
         _("Showroom visit"),
         "sales:visit_new",

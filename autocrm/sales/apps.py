@@ -8,7 +8,17 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        # Requests appear on the client card's timeline (clients is a lower app).
+        # Requests appear on the client card's timeline, and the client's deals and tasks
+        # as panels of the card (clients is a lower app and knows nothing of sales).
+        from django.urls import reverse
+
+        from autocrm.clients.timeline import register_card_panel
         from autocrm.sales import timeline
 
         timeline.register()
+        register_card_panel(
+            "deals", lambda client: reverse("sales:client_deals_panel", args=[client.pk])
+        )
+        register_card_panel(
+            "tasks", lambda client: f"{reverse('sales:task_panel')}?client={client.pk}"
+        )

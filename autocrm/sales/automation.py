@@ -436,7 +436,7 @@ def event_process(*, event_id: int) -> dict[str, int]:
     counts = {"matched": 0, "done": 0, "failed": 0}
     with transaction.atomic():
         event = (
-            AutomationEvent.objects.select_for_update(skip_locked=True)
+            AutomationEvent.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("stage")
             .filter(pk=event_id, processed_at__isnull=True)
             .first()

@@ -288,7 +288,9 @@ def deal_move(
     which runs after commit. Moving to the stage the deal is already in changes nothing.
     """
     with transaction.atomic():
-        deal = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
+        # Locked without joins: PostgreSQL re-checks a joined row of a concurrently
+        # updated deal against the old stage and would drop it (DoesNotExist).
+        deal = Deal.objects.select_for_update().get(pk=deal.pk)
         if isinstance(stage, str):
             target = Stage.objects.filter(pipeline_id=deal.pipeline_id, code=stage).first()
             if target is None:
@@ -385,7 +387,7 @@ def deal_update(*, actor: Any, deal: Deal, **changes: Any) -> Deal:
         _check_money(changes["budget"])
     vehicles = _vehicles(changes.pop("vehicle_ids")) if "vehicle_ids" in changes else None
     with transaction.atomic():
-        deal = Deal.objects.select_for_update().select_related("dealer_center").get(pk=deal.pk)
+        deal = Deal.objects.select_for_update().get(pk=deal.pk)
         if "responsible" in changes:
             _check_responsible(changes["responsible"], deal.dealer_center)
         for name, value in changes.items():
