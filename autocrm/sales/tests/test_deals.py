@@ -327,3 +327,17 @@ def test_a_manager_sees_tasks_of_his_dealer_center_and_his_own(world: dict[str, 
     assert selectors.task_get(user=world["manager_a"], task_id=in_b.pk) is None
     assert set(selectors.task_list(user=world["manager_b"])) == {in_b, assigned_across}
     assert Task.objects.count() == 3
+
+
+def test_merging_clients_moves_their_deals_and_tasks(world: dict[str, Any]) -> None:
+    from autocrm.clients.services import client_merge
+
+    survivor, duplicate = ClientFactory.create(), ClientFactory.create()
+    deal = _deal(world, client=duplicate)
+    task = task_create(actor=world["manager_a"], title="Позвонить", client=duplicate)
+    merge = client_merge(actor=world["head_a"], survivor=survivor, other=duplicate)
+    deal.refresh_from_db()
+    task.refresh_from_db()
+    assert (deal.client, task.client) == (survivor, survivor)
+    assert merge.moved["sales.deal"] == 1
+    assert merge.moved["sales.task"] == 1
