@@ -11,4 +11,9 @@ urlpatterns = [
     path("clients/<int:client_pk>/call/", views.call_panel, name="call_panel"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/bell/", views.notification_bell, name="notification_bell"),
+    path(
+        "notifications/preferences/",
+        views.notification_preferences,
+        name="notification_preferences",
+    ),
 ]

@@ -28,12 +28,15 @@ from autocrm.clients.models import Client
 from autocrm.clients.selectors import client_list
 from autocrm.communications import services
 from autocrm.communications.models import (
+    EMAIL_BY_DEFAULT,
     MESSAGING_KINDS,
     Attachment,
     Conversation,
     Direction,
     Message,
     MessageStatus,
+    NotificationKind,
+    NotificationPreference,
 )
 from autocrm.core.errors import DomainError
 
@@ -311,5 +314,51 @@ def notification_bell(request: HttpRequest) -> HttpResponse:
     """The header's bell with the unread count; the page polls it."""
     from autocrm.communications.selectors import notifications_for
 
-    count = notifications_for(user=request.user).filter(read_at__isnull=True).count()
-    return render(request, "communications/_bell.html", {"unread_count": count})
+    notices = notifications_for(user=request.user)
+    count = notices.filter(read_at__isnull=True).count()
+    return render(
+        request,
+        "communications/_bell.html",
+        {"unread_count": count, "latest": list(notices[:BELL_LATEST])},
+    )
+
+
+# How many notices the bell's dropdown lists.
+BELL_LATEST = 5
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    """Per kind of notice: in the app and/or by e-mail. Without a saved choice the
+    defaults hold (in the app always; by e-mail for the kinds in ``EMAIL_BY_DEFAULT``)."""
+    if request.method == "POST":
+        choices = {
+            kind: (f"{kind}-in_app" in request.POST, f"{kind}-email" in request.POST)
+            for kind in NotificationKind.values
+        }
+        try:
+            services.notification_preferences_set(user=request.user, choices=choices)
+        except DomainError as error:
+            messages.error(request, str(error.message))
+        else:
+            messages.success(request, _("Notification settings saved."))
+        return redirect("communications:notification_preferences")
+    user: Any = request.user
+    saved = {row.kind: row for row in NotificationPreference.objects.filter(user=user)}
+    rows = []
+    for kind in NotificationKind:
+        preference = saved.get(kind.value)
+        rows.append(
+            {
+                "kind": kind.value,
+                "label": kind.label,
+                "in_app": preference.in_app if preference is not None else True,
+                "email": (preference.email if preference is not None else kind in EMAIL_BY_DEFAULT),
+            }
+        )
+    return render(
+        request,
+        "communications/preferences.html",
+        {"rows": rows, "has_email": bool(getattr(request.user, "email", ""))},
+    )

@@ -272,9 +272,7 @@ def task_list(
     )
     if user is None or not getattr(user, "is_authenticated", False):
         return queryset.none()
-    scoped = scope_queryset(
-        queryset, user, include_unassigned=True, active_dealer_center_id=active_dealer_center_id
-    )
+    scoped = scope_queryset(queryset, user, active_dealer_center_id=active_dealer_center_id)
     if scoped is not queryset:
         queryset = queryset.filter(
             Q(pk__in=scoped.values("pk")) | Q(assignee=user) | Q(created_by=user)

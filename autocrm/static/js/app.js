@@ -16,6 +16,55 @@
     }
   });
 
+  // A refused htmx request (4xx/5xx) would otherwise leave the page silent: show the
+  // server's reason — plain text, or the API's JSON {"detail"} — above the content.
+  // Elements that handle their own errors set data-own-errors.
+  function reasonOf(xhr) {
+    var text = (xhr.responseText || "").trim();
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (type.indexOf("application/json") === 0) {
+      try {
+        return JSON.parse(text).detail || "";
+      } catch (error) {
+        return "";
+      }
+    }
+    if (type.indexOf("text/plain") === 0 && text.length < 500) {
+      return text;
+    }
+    return "";
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var source = event.detail.elt;
+    if (source instanceof Element && source.closest("[data-own-errors]")) {
+      return;
+    }
+    var reason = reasonOf(event.detail.xhr) || document.documentElement.dataset.errorText || "";
+    var container = document.getElementById("messages");
+    var main = document.querySelector(".app-container");
+    if (!reason || (!container && !main)) {
+      return;
+    }
+    if (!container) {
+      container = document.createElement("div");
+      container.id = "messages";
+      container.className = "app-messages";
+      main.insertBefore(container, main.firstChild);
+    }
+    var alert = document.createElement("div");
+    alert.className = "alert alert-danger alert-dismissible fade show";
+    alert.setAttribute("role", "alert");
+    alert.textContent = reason;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "alert");
+    close.setAttribute("aria-label", "×");
+    alert.appendChild(close);
+    container.appendChild(alert);
+  });
+
   // <form data-autosubmit>: submit as soon as a field changes (the dealer-center switcher).
   // The submit button stays in the markup for keyboards and for when this file fails to load.
   function initAutosubmit(root) {
