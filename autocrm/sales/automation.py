@@ -294,12 +294,15 @@ def _act_create_task(action: RuleAction, context: Context) -> dict[str, Any]:
 
 
 def _act_assign(action: RuleAction, context: Context) -> dict[str, Any]:
-    user = choose_user(action, context)
-    if user is None:
-        return {"action": action.kind, "skipped": "nobody to assign"}
+    # Routing fills a gap; it never takes a deal away from the manager who has it.
     record: Deal | Request | None = context.deal or context.request
     if record is None:
         return {"action": action.kind, "skipped": "no deal or request"}
+    if record.responsible_id is not None:
+        return {"action": action.kind, "skipped": "already assigned"}
+    user = choose_user(action, context)
+    if user is None:
+        return {"action": action.kind, "skipped": "nobody to assign"}
     type(record).objects.filter(pk=record.pk).update(responsible=user, updated_at=timezone.now())
     record.responsible = user
     notification_create(

@@ -36,6 +36,7 @@ from autocrm.sales.demo_channels import (
     PBX_URL,
     demo_webhook_key,
 )
+from autocrm.sales.demo_funnel import build_funnel, build_funnel_setup
 from autocrm.sales.intake import inbox_drain
 from autocrm.sales.models import Request
 from autocrm.sales.visits import visit_register
@@ -357,3 +358,7 @@ def build_communications() -> dict[str, int]:
 
 
 register_demo_step(200, build_communications, name="sales.communications")
+# The funnel's configuration goes before the channels, so their requests fire the rules;
+# the deals go after them and qualify some of those requests.
+register_demo_step(150, build_funnel_setup, name="sales.funnel_setup")
+register_demo_step(300, build_funnel, name="sales.funnel")

@@ -406,11 +406,18 @@ def test_round_robin_within_the_sales_department(world: dict[str, Any]) -> None:
         ],
     )
     deals = [_new_car_deal(world, responsible=None) for _ in range(3)]
+    kept = _new_car_deal(world, responsible=world["managers"][1])
     _process_all()
     first, second = world["managers"]
     responsible = [deal.__class__.objects.get(pk=deal.pk).responsible for deal in deals]
     assert responsible == [first, second, first]
     assert Notification.objects.filter(kind=NotificationKind.DEAL_ASSIGNED).count() == 3
+    # A deal that has its manager keeps him.
+    kept.refresh_from_db()
+    assert kept.responsible == second
+    assert RuleExecution.objects.get(event__deal=kept).result == [
+        {"action": "assign", "skipped": "already assigned"}
+    ]
 
 
 def test_least_loaded_picks_the_manager_with_fewer_open_tasks(world: dict[str, Any]) -> None:
