@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.sales.models import LossReason, Pipeline, PipelineKind, Stage
 
 # (code, name, is_won, is_lost, requires_vehicle)
 _SALE_STAGES = [
-    ("new", _("New"), False, False, False),
-    ("contact", _("Contact made"), False, False, False),
-    ("needs", _("Needs identified"), False, False, False),
-    ("test_drive", _("Test drive"), False, False, True),
-    ("offer", _("Offer"), False, False, True),
-    ("contract", _("Contract"), False, False, True),
-    ("won", _("Sold"), True, False, False),
-    ("lost", _("Lost"), False, True, False),
+    ("new", pgettext_lazy("pipeline stage", "New"), False, False, False),
+    ("contact", pgettext_lazy("pipeline stage", "Contact made"), False, False, False),
+    ("needs", pgettext_lazy("pipeline stage", "Needs identified"), False, False, False),
+    ("test_drive", pgettext_lazy("pipeline stage", "Test drive"), False, False, True),
+    ("offer", pgettext_lazy("pipeline stage", "Offer"), False, False, True),
+    ("contract", pgettext_lazy("pipeline stage", "Contract"), False, False, True),
+    ("won", pgettext_lazy("pipeline stage", "Sold"), True, False, False),
+    ("lost", pgettext_lazy("pipeline stage", "Lost"), False, True, False),
 ]
 
 DEFAULT_PIPELINES = [
@@ -28,11 +29,11 @@ DEFAULT_PIPELINES = [
         _("Service"),
         PipelineKind.SERVICE,
         [
-            ("new", _("New"), False, False, False),
-            ("booked", _("Booked"), False, False, False),
-            ("in_service", _("In service"), False, False, False),
-            ("done", _("Done"), True, False, False),
-            ("lost", _("Lost"), False, True, False),
+            ("new", pgettext_lazy("pipeline stage", "New"), False, False, False),
+            ("booked", pgettext_lazy("pipeline stage", "Booked"), False, False, False),
+            ("in_service", pgettext_lazy("pipeline stage", "In service"), False, False, False),
+            ("done", pgettext_lazy("pipeline stage", "Done"), True, False, False),
+            ("lost", pgettext_lazy("pipeline stage", "Lost"), False, True, False),
         ],
     ),
     (
@@ -40,12 +41,18 @@ DEFAULT_PIPELINES = [
         _("Trade-in and buy-out"),
         PipelineKind.TRADE_IN,
         [
-            ("new", _("New"), False, False, False),
-            ("inspection", _("Inspection booked"), False, False, False),
-            ("appraised", _("Appraised"), False, False, False),
-            ("negotiation", _("Negotiation"), False, False, False),
-            ("bought", _("Bought"), True, False, False),
-            ("lost", _("Lost"), False, True, False),
+            ("new", pgettext_lazy("pipeline stage", "New"), False, False, False),
+            (
+                "inspection",
+                pgettext_lazy("pipeline stage", "Inspection booked"),
+                False,
+                False,
+                False,
+            ),
+            ("appraised", pgettext_lazy("pipeline stage", "Appraised"), False, False, False),
+            ("negotiation", pgettext_lazy("pipeline stage", "Negotiation"), False, False, False),
+            ("bought", pgettext_lazy("pipeline stage", "Bought"), True, False, False),
+            ("lost", pgettext_lazy("pipeline stage", "Lost"), False, True, False),
         ],
     ),
 ]

@@ -30,6 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -458,7 +459,7 @@ def _export_columns() -> list[tuple[str, float, str | None]]:
         (_("Payment"), 14, None),
         (_("Source"), 16, None),
         (_("In the stage since"), 17, "dd.mm.yyyy hh:mm"),
-        (_("Closed"), 17, "dd.mm.yyyy hh:mm"),
+        (pgettext("deal", "Closed"), 17, "dd.mm.yyyy hh:mm"),
         (_("Loss reason"), 20, None),
     ]
 

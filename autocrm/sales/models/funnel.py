@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.core.models import TimeStampedModel
 from autocrm.sales.models.requests import RequestSource
@@ -120,9 +121,9 @@ class LossReason(models.Model):
 
 
 class DealState(models.TextChoices):
-    OPEN = "open", _("Open")
-    WON = "won", _("Won")
-    LOST = "lost", _("Lost")
+    OPEN = "open", pgettext_lazy("deal state", "Open")
+    WON = "won", pgettext_lazy("deal state", "Won")
+    LOST = "lost", pgettext_lazy("deal state", "Lost")
 
 
 class PaymentIntent(models.TextChoices):
