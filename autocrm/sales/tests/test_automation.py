@@ -447,8 +447,12 @@ def test_chosen_user_and_escalation_of_a_deal(world: dict[str, Any]) -> None:
     make_rule(
         trigger=Trigger.DEAL_CREATED,
         actions=[
-            {"kind": "create_task", "task_title": "Check", "assignee_kind": "user",
-             "user": world["operator"]},
+            {
+                "kind": "create_task",
+                "task_title": "Check",
+                "assignee_kind": "user",
+                "user": world["operator"],
+            },
             {"kind": "escalate", "message": "Крупная сделка"},
         ],
     )

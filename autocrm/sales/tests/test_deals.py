@@ -281,7 +281,9 @@ def test_board_counts_and_sums_per_stage(world: dict[str, Any]) -> None:
     for budget in ("100.00", "250.50"):
         make_deal(pipeline=pipeline, dealer_center=world["dc_a"], budget=Decimal(budget))
     make_deal(pipeline=pipeline, dealer_center=world["dc_a"], stage_code="contact")
-    columns = {c.stage.code: c for c in selectors.deal_board(user=world["head_a"], pipeline=pipeline)}
+    columns = {
+        c.stage.code: c for c in selectors.deal_board(user=world["head_a"], pipeline=pipeline)
+    }
     assert (columns["new"].count, columns["new"].budget) == (2, Decimal("350.50"))
     assert (columns["contact"].count, columns["contact"].budget) == (1, Decimal(0))
     assert columns["offer"].count == 0

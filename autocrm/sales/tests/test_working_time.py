@@ -57,9 +57,7 @@ def test_many_days_of_working_time() -> None:
     schedule = WorkSchedule(time_zone=MOSCOW, hours=WEEKDAYS_9_18)
     start = datetime(2026, 11, 23, 9, 0, tzinfo=MOSCOW)  # Monday
     # 3 days of 9 hours and 4 more hours: Thursday 13:00.
-    assert schedule.add(start, timedelta(hours=31)) == datetime(
-        2026, 11, 26, 13, 0, tzinfo=MOSCOW
-    )
+    assert schedule.add(start, timedelta(hours=31)) == datetime(2026, 11, 26, 13, 0, tzinfo=MOSCOW)
 
 
 def test_between_counts_only_open_hours() -> None:
@@ -101,9 +99,7 @@ def test_the_same_rule_in_two_time_zones() -> None:
                 dealer_center=dealer_center, weekday=day, opens_at=time(9), closes_at=time(18)
             )
     moment = datetime(2026, 11, 26, 17, 50, tzinfo=MOSCOW)  # 00:50 Friday in Vladivostok
-    assert working_deadline(murmansk.pk, moment, 30) == datetime(
-        2026, 11, 27, 9, 20, tzinfo=MOSCOW
-    )
+    assert working_deadline(murmansk.pk, moment, 30) == datetime(2026, 11, 27, 9, 20, tzinfo=MOSCOW)
     assert working_deadline(vladivostok.pk, moment, 30) == datetime(
         2026, 11, 27, 9, 30, tzinfo=VLADIVOSTOK
     )
