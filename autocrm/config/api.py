@@ -33,6 +33,7 @@ from autocrm.communications.api import router as communications_router
 from autocrm.core.errors import DomainError
 from autocrm.inventory.api import router as inventory_router
 from autocrm.sales.api import router as sales_router
+from autocrm.sales.api_funnel import router as sales_funnel_router
 
 
 class BearerToken(HttpBearer):
@@ -128,6 +129,7 @@ api.add_router("", clients_router)
 api.add_router("", clients_timeline_router)
 api.add_router("", communications_router)
 api.add_router("", sales_router)
+api.add_router("", sales_funnel_router)
 
 
 def _error(

@@ -86,6 +86,33 @@ def sales_managers(*, dealer_center_id: int | None) -> QuerySet[Any]:
 # Pipelines and deals -------------------------------------------------------------------
 
 BOARD_CARDS_PER_STAGE = 50
+BOARD_CARD_FIELDS = (
+    "pk",
+    "title",
+    "topic",
+    "budget",
+    "payment_intent",
+    "source",
+    "stage_id",
+    "state",
+    "version",
+    "last_activity_at",
+    "stage_entered_at",
+    "closed_at",
+    "client__id",
+    "client__kind",
+    "client__company_name",
+    "client__first_name",
+    "client__last_name",
+    "client__middle_name",
+    "responsible__id",
+    "responsible__username",
+    "responsible__first_name",
+    "responsible__last_name",
+    "responsible__middle_name",
+    "dealer_center__id",
+    "dealer_center__name",
+)
 
 
 def pipelines_active() -> QuerySet[Pipeline]:
@@ -185,49 +212,31 @@ def deal_board(
         dealer_center_id=dealer_center_id,
         active_dealer_center_id=active_dealer_center_id,
     ).filter(pipeline=pipeline)
-    recent_closed = Q(state=DealState.OPEN) | Q(closed_at__gte=timezone.now() - timedelta(days=30))
-    deals = deals.filter(recent_closed)
+    closed_since = timezone.now() - timedelta(days=30)
     totals = {
         row["stage_id"]: row
-        for row in deals.order_by()
+        for row in deals.filter(Q(state=DealState.OPEN) | Q(closed_at__gte=closed_since))
+        .order_by()
         .values("stage_id")
         .annotate(count=Count("pk"), budget=Sum("budget"))
     }
     columns = []
     for stage in pipeline.stages.all():
         total = totals.get(stage.pk, {"count": 0, "budget": None})
+        # Per stage, one condition: an open stage reads the partial ``deal_board`` index
+        # in order and stops after ``per_stage`` rows.
+        if stage.is_final:
+            in_stage = deals.filter(stage=stage, closed_at__gte=closed_since)
+            order = ("-closed_at", "-pk")
+        else:
+            in_stage = deals.filter(stage=stage, state=DealState.OPEN)
+            order = ("-last_activity_at", "-pk")
         cards = (
             list(
-                deals.filter(stage=stage)
-                .only(
-                    "pk",
-                    "title",
-                    "topic",
-                    "budget",
-                    "payment_intent",
-                    "source",
-                    "stage_id",
-                    "state",
-                    "version",
-                    "last_activity_at",
-                    "stage_entered_at",
-                    "client__id",
-                    "client__company_name",
-                    "client__kind",
-                    "client__first_name",
-                    "client__last_name",
-                    "client__middle_name",
-                    "responsible__id",
-                    "responsible__username",
-                    "responsible__first_name",
-                    "responsible__last_name",
-                    "responsible__middle_name",
-                    "dealer_center__id",
-                    "dealer_center__name",
-                )
+                in_stage.only(*BOARD_CARD_FIELDS)
                 .select_related(None)
                 .select_related("client", "responsible", "dealer_center")
-                .order_by("-last_activity_at", "-pk")[:per_stage]
+                .order_by(*order)[:per_stage]
             )
             if total["count"]
             else []

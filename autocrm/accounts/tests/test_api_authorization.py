@@ -263,6 +263,23 @@ EXPECTATIONS: dict[str, Expect] = {
     # Requests (sales/tests/test_requests.py for rows and filters).
     "GET /api/v1/requests": Expect(),
     "GET /api/v1/requests/{request_id}": Expect(default_status=404),
+    # The sales funnel (sales/tests/test_api_funnel.py for rows, scoping and refusals):
+    # nothing exists in this world, so lists are empty, ids 404 and empty bodies 400.
+    "GET /api/v1/pipelines": Expect(),
+    "GET /api/v1/deals": Expect(),
+    "POST /api/v1/deals": Expect(default_status=400),
+    "GET /api/v1/deals/{deal_id}": Expect(default_status=404),
+    "PATCH /api/v1/deals/{deal_id}": Expect(default_status=404),
+    "POST /api/v1/deals/{deal_id}/move": Expect(default_status=404),
+    "GET /api/v1/deals/{deal_id}/history": Expect(default_status=404),
+    "GET /api/v1/tasks": Expect(),
+    "POST /api/v1/tasks": Expect(default_status=400),
+    "GET /api/v1/tasks/{task_id}": Expect(default_status=404),
+    "PATCH /api/v1/tasks/{task_id}": Expect(default_status=404),
+    "POST /api/v1/tasks/{task_id}/complete": Expect(default_status=404),
+    "POST /api/v1/tasks/{task_id}/cancel": Expect(default_status=404),
+    "POST /api/v1/tasks/{task_id}/reopen": Expect(default_status=404),
+    "POST /api/v1/tasks/{task_id}/comments": Expect(default_status=404),
     # Showroom visits: hostesses, heads and administrators; an empty body is a 400.
     "POST /api/v1/visits": Expect(default_status=403, status={"administrator": 400, "head_a": 400}),
     # Clients: a dealer center's clients plus those routed nowhere yet.

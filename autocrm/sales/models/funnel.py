@@ -223,6 +223,9 @@ class Deal(TimeStampedModel):
                 condition=Q(state="open"),
                 name="deal_board",
             ),
+            models.Index(
+                fields=["stage", "-closed_at"], condition=~Q(state="open"), name="deal_closed"
+            ),
             models.Index(fields=["dealer_center", "state", "-created_at"], name="deal_list"),
             models.Index(fields=["responsible", "state"], name="deal_responsible"),
             models.Index(fields=["client", "-created_at"], name="deal_client"),

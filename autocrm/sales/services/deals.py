@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -260,12 +261,15 @@ def loss_reason_for(pipeline: Pipeline, value: Any) -> LossReason | None:
     if value in (None, ""):
         return None
     reasons = LossReason.objects.filter(is_active=True).filter(
-        pipeline__isnull=True
-    ) | LossReason.objects.filter(is_active=True, pipeline=pipeline)
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        found = reasons.filter(pk=int(value)).first()
+        Q(pipeline__isnull=True) | Q(pipeline=pipeline)
+    )
+    text = str(value).strip()
+    if isinstance(value, int) or (text.isascii() and text.isdigit() and len(text) < 19):
+        found = reasons.filter(pk=int(text)).first()
     else:
-        found = reasons.filter(name__iexact=str(value).strip()).first()
+        # Compared in Python: SQLite folds only ASCII case, and the reasons are few.
+        wanted = text.casefold()
+        found = next((r for r in reasons if r.name.casefold() == wanted), None)
     if found is None:
         raise ValidationFailed(_("Unknown loss reason."), field="loss_reason")
     return found

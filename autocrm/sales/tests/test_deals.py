@@ -182,8 +182,9 @@ def test_lost_needs_a_reason_and_cancels_open_tasks(world: dict[str, Any]) -> No
     assert refused.value.as_dict()["rule"] == "loss_reason_required"
     deal.refresh_from_db()
     assert (deal.stage.code, deal.version) == ("new", version)
-    reason = LossReason.objects.get(name="Bought elsewhere")
-    assert loss_reason_for(deal.pipeline, "bought elsewhere") == reason
+    reason = LossReason.objects.order_by("order").first()
+    assert reason is not None
+    assert loss_reason_for(deal.pipeline, reason.name.upper()) == reason
     assert loss_reason_for(deal.pipeline, str(reason.pk)) == reason
     deal = deal_move(
         actor=world["manager_a"], deal=deal, stage="lost", loss_reason=reason, reason="дешевле"
@@ -343,3 +344,14 @@ def test_merging_clients_moves_their_deals_and_tasks(world: dict[str, Any]) -> N
     assert (deal.client, task.client) == (survivor, survivor)
     assert merge.moved["sales.deal"] == 1
     assert merge.moved["sales.task"] == 1
+
+
+def test_loss_reasons_by_id_or_by_name_in_any_case(world: dict[str, Any]) -> None:
+    pipeline = world["pipelines"]["new_car"]
+    reason = LossReason.objects.create(name="Уехал в другой город", pipeline=pipeline)
+    other = LossReason.objects.create(name="Чужая", pipeline=world["pipelines"]["service"])
+    assert loss_reason_for(pipeline, "УЕХАЛ в другой город") == reason
+    assert loss_reason_for(pipeline, reason.pk) == reason
+    for bad in ("²", "Чужая", str(other.pk), "9" * 30):
+        with pytest.raises(ValidationFailed):
+            loss_reason_for(pipeline, bad)
