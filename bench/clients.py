@@ -37,7 +37,6 @@ import platform
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,8 @@ SQLITE_FILE = REPO / "var" / "bench-clients.sqlite3"
 DEFAULT_POSTGRES_URL = "postgres://autocrm:autocrm@127.0.0.1:5432/autocrm"
 SECRET_KEY = secrets.token_urlsafe(50)  # shared with the server: session cookies must verify
 sys.path.insert(0, str(REPO))
+
+from benchlib import free_port, percentile  # noqa: E402 - after the path set-up
 
 TARGET_LOOKUP_P95_MS = 20.0
 TARGET_CARD_P95_MS = 100.0
@@ -379,12 +380,6 @@ def analyze_all() -> None:
 # --- server ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Server:
     """granian serving the production profile against the scratch database."""
 
@@ -440,16 +435,6 @@ class Server:
 
 
 # --- measuring -------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @dataclass

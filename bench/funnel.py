@@ -53,7 +53,6 @@ import platform
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -65,14 +64,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 BENCH_DATABASE = "autocrm_bench_funnel"
-DEFAULT_POSTGRES_URL = "postgres://autocrm:autocrm@127.0.0.1:5432/autocrm"
-SECRET_KEY = secrets.token_urlsafe(50)  # shared with the server: session cookies must verify
 sys.path.insert(0, str(REPO))
+
+from benchlib import (  # noqa: E402 - after the path set-up
+    configure_django,
+    free_port,
+    percentile,
+    postgres_url,
+    recreate_postgres_database,
+    server_environment,
+)
 
 # Targets of issue 5 ("Speed").
 TARGET_MOVE_P95_MS = 50.0
@@ -139,46 +144,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- the scratch database --------------------------------------------------------------------
-
-
-def database_url() -> str:
-    configured = os.environ.get("DATABASE_URL", "")
-    is_postgres = configured.startswith(("postgres://", "postgresql://"))
-    parts = urlsplit(configured if is_postgres else DEFAULT_POSTGRES_URL)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    admin_url = urlunsplit(urlsplit(url)._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-
-
-def server_environment(url: str, var_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "autocrm.config.settings",
-        "DATABASE_URL": url,
-        "DEBUG": "0",
-        "SECRET_KEY": SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_CONN_MAX_AGE": "600",
-        "AUTOCRM_VAR_DIR": str(var_dir),
-    }
-
-
-def configure_django(url: str, var_dir: Path) -> None:
-    os.environ.update(server_environment(url, var_dir))
-    import django
-    from django.conf import settings
-
-    django.setup()
-    settings.DEBUG = False  # no query log
 
 
 # --- the data --------------------------------------------------------------------------------
@@ -406,12 +371,6 @@ def build(args: argparse.Namespace) -> tuple[Data, dict[str, Any]]:
 # --- processes -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Processes:
     """granian and one db_worker against the scratch database."""
 
@@ -477,16 +436,6 @@ class Processes:
 
 
 # --- measuring -------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * fraction
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def summary(values: list[float], scale: float = 1.0, digits: int = 2) -> dict[str, float]:
@@ -738,9 +687,9 @@ def measure_reference(base: str, token: str, args: argparse.Namespace) -> dict[s
 
 def main() -> int:
     args = parse_args()
-    url = database_url()
+    url = postgres_url(BENCH_DATABASE)
     try:
-        recreate_database(url)
+        recreate_postgres_database(url)
     except Exception as error:
         message = f"funnel bench needs PostgreSQL ({type(error).__name__}: {error})"
         if args.require_postgres:
