@@ -21,12 +21,15 @@ from autocrm.accounts.roles import RoleCode
 from autocrm.accounts.scoping import scope_queryset, visible_dealer_center_ids
 from autocrm.communications.channels import get_adapter
 from autocrm.communications.models import (
+    EMAIL_BY_DEFAULT,
     Channel,
     ChannelKind,
     Conversation,
     ConversationStatus,
     Message,
     Notification,
+    NotificationKind,
+    NotificationPreference,
 )
 
 # --- channels -------------------------------------------------------------------------
@@ -201,3 +204,17 @@ def forget_webhook_channels() -> None:
 
 def notifications_for(*, user: Any) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def notification_preferences_for(*, user: Any) -> dict[str, tuple[bool, bool]]:
+    """(in the app, by e-mail) per notification kind, the defaults filled in: in the app
+    always, by e-mail for ``EMAIL_BY_DEFAULT``."""
+    saved = {
+        kind: (in_app, email)
+        for kind, in_app, email in NotificationPreference.objects.filter(user=user).values_list(
+            "kind", "in_app", "email"
+        )
+    }
+    return {
+        kind: saved.get(kind, (True, kind in EMAIL_BY_DEFAULT)) for kind in NotificationKind.values
+    }

@@ -26,7 +26,6 @@ from autocrm.communications.channels.base import (
     SendError,
 )
 from autocrm.communications.models import (
-    EMAIL_BY_DEFAULT,
     MESSAGING_KINDS,
     Attachment,
     Call,
@@ -48,7 +47,10 @@ from autocrm.communications.models import (
     Visit,
     VisitPurpose,
 )
-from autocrm.communications.selectors import forget_webhook_channels
+from autocrm.communications.selectors import (
+    forget_webhook_channels,
+    notification_preferences_for,
+)
 from autocrm.core.bulk import update_rows
 from autocrm.core.errors import Conflict, NotFound, ValidationFailed
 
@@ -813,9 +815,7 @@ def notification_create(
 
     Returns the in-app notification, or None when he switched this kind off in the app.
     """
-    preference = NotificationPreference.objects.filter(user=user, kind=kind).first()
-    in_app = preference.in_app if preference is not None else True
-    by_email = preference.email if preference is not None else kind in EMAIL_BY_DEFAULT
+    in_app, by_email = notification_preferences_for(user=user)[kind]
     notification = None
     with transaction.atomic():
         if in_app:

@@ -28,7 +28,6 @@ from autocrm.clients.models import Client
 from autocrm.clients.selectors import client_list
 from autocrm.communications import services
 from autocrm.communications.models import (
-    EMAIL_BY_DEFAULT,
     MESSAGING_KINDS,
     Attachment,
     Conversation,
@@ -36,7 +35,6 @@ from autocrm.communications.models import (
     Message,
     MessageStatus,
     NotificationKind,
-    NotificationPreference,
 )
 from autocrm.core.errors import DomainError
 
@@ -344,19 +342,18 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Notification settings saved."))
         return redirect("communications:notification_preferences")
-    user: Any = request.user
-    saved = {row.kind: row for row in NotificationPreference.objects.filter(user=user)}
-    rows = []
-    for kind in NotificationKind:
-        preference = saved.get(kind.value)
-        rows.append(
-            {
-                "kind": kind.value,
-                "label": kind.label,
-                "in_app": preference.in_app if preference is not None else True,
-                "email": (preference.email if preference is not None else kind in EMAIL_BY_DEFAULT),
-            }
-        )
+    from autocrm.communications.selectors import notification_preferences_for
+
+    chosen = notification_preferences_for(user=request.user)
+    rows = [
+        {
+            "kind": kind.value,
+            "label": kind.label,
+            "in_app": chosen[kind.value][0],
+            "email": chosen[kind.value][1],
+        }
+        for kind in NotificationKind
+    ]
     return render(
         request,
         "communications/preferences.html",
