@@ -65,6 +65,17 @@
     container.appendChild(alert);
   });
 
+  // A stage move answers at once, while the automation rules it fires run in a background
+  // job and add their tasks about a second later: task panels refresh on "taskChanged"
+  // and once more on "rulesSettled", two seconds after it.
+  var settleTimer = null;
+  document.addEventListener("taskChanged", function () {
+    window.clearTimeout(settleTimer);
+    settleTimer = window.setTimeout(function () {
+      document.body.dispatchEvent(new CustomEvent("rulesSettled", { bubbles: true }));
+    }, 2000);
+  });
+
   // <form data-autosubmit>: submit as soon as a field changes (the dealer-center switcher).
   // The submit button stays in the markup for keyboards and for when this file fails to load.
   function initAutosubmit(root) {
