@@ -476,7 +476,7 @@ def test_deal_panel_lists_open_overdue_and_recently_done(
     done_part = re.search(r"data-done-tasks>(.*?)</div>\s*</div>\s*$", html, re.S)
     assert done_part
     assert _ids(done_part.group(1)) == [done.pk]
-    assert 'hx-trigger="taskChanged from:body"' in html
+    assert 'hx-trigger="taskChanged from:body, rulesSettled from:body"' in html
     # The client's panel holds his deal's tasks and his own.
     html = client.get(f"/sales/tasks/panel/?client={deal.client.pk}").content.decode()
     open_part = re.search(r"data-open-tasks>(.*?)</ul>", html, re.S)
