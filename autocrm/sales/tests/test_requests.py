@@ -153,6 +153,8 @@ def test_page_lists_and_filters(client: Any, world: dict[str, Any]) -> None:
     assert _page_ids(visits) == [world["visit_a"].pk]
     assert _page_ids(in_b) == [world["phone_b"].pk]
     assert _page_ids(by_dates) == [world["phone_b"].pk, world["form_central"].pk]
+    # Every open request offers its qualification into a deal.
+    assert f'href="/sales/deals/new/?request={world["visit_a"].pk}"' in everything
 
 
 def test_page_is_scoped_and_refused_to_others(client: Any, world: dict[str, Any]) -> None:
