@@ -15,6 +15,7 @@ from autocrm.accounts.models import (
     Brand,
     City,
     Consignor,
+    DayOff,
     DealerCenter,
     Department,
     Region,
@@ -52,6 +53,21 @@ class WorkingHoursInline(admin.TabularInline):
     max_num = 7
 
 
+class DayOffInline(admin.TabularInline):
+    model = DayOff
+    extra = 0
+
+
+@admin.register(DayOff)
+class DayOffAdmin(admin.ModelAdmin):
+    """Public holidays of the whole group (no dealer center) and days off of one."""
+
+    list_display = ["date", "name", "dealer_center"]
+    list_filter = ["dealer_center"]
+    date_hierarchy = "date"
+    list_select_related = ["dealer_center"]
+
+
 @admin.register(DealerCenter)
 class DealerCenterAdmin(SimpleHistoryAdmin):
     list_display = ["name", "code", "city", "time_zone", "is_active"]
@@ -59,7 +75,7 @@ class DealerCenterAdmin(SimpleHistoryAdmin):
     search_fields = ["name", "code", "address"]
     autocomplete_fields = ["city"]
     filter_horizontal = ["brands"]
-    inlines = [WorkingHoursInline]
+    inlines = [WorkingHoursInline, DayOffInline]
 
 
 @admin.register(Site)

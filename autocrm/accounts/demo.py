@@ -25,6 +25,7 @@ from autocrm.accounts.models import (
     Brand,
     City,
     Consignor,
+    DayOff,
     DealerCenter,
     Department,
     DepartmentKind,
@@ -279,6 +280,33 @@ def _set_working_hours(dealer_center: DealerCenter, hours: Hours) -> None:
         )
 
 
+# Public holidays of the Russian production calendar the demo group closes on.
+PUBLIC_HOLIDAYS = {
+    (1, 1): "Новогодние каникулы",
+    (1, 2): "Новогодние каникулы",
+    (1, 3): "Новогодние каникулы",
+    (1, 4): "Новогодние каникулы",
+    (1, 5): "Новогодние каникулы",
+    (1, 6): "Новогодние каникулы",
+    (1, 7): "Рождество Христово",
+    (1, 8): "Новогодние каникулы",
+    (2, 23): "День защитника Отечества",
+    (3, 8): "Международный женский день",
+    (5, 1): "Праздник Весны и Труда",
+    (5, 9): "День Победы",
+    (6, 12): "День России",
+    (11, 4): "День народного единства",
+}
+
+
+def _set_public_holidays(years: range) -> None:
+    for year in years:
+        for (month, day), name in PUBLIC_HOLIDAYS.items():
+            _upsert(
+                DayOff, {"dealer_center": None, "date": dt.date(year, month, day)}, {"name": name}
+            )
+
+
 # --- builders --------------------------------------------------------------------------------
 
 
@@ -304,6 +332,8 @@ def build_structure() -> Structure:
     city_specs = {city_spec.name: city_spec for city_spec in CITIES}
 
     brands = {code: _upsert(Brand, {"code": code}, {"name": name}) for code, name in BRANDS}
+    this_year = dt.date.today().year
+    _set_public_holidays(range(this_year, this_year + 2))
 
     dealer_centers: dict[str, DealerCenter] = {}
     sites: dict[str, Site] = {}

@@ -143,6 +143,41 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
 
 
+class DayOff(models.Model):
+    """A date on which a dealer center (or, when empty, the whole group) does not work:
+    public holidays such as the January break. Deadlines and SLAs skip it."""
+
+    date = models.DateField(_("date"))
+    dealer_center = models.ForeignKey(
+        DealerCenter,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="days_off",
+        verbose_name=_("dealer center"),
+        help_text=_("Empty: the whole group."),
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("day off")
+        verbose_name_plural = _("days off")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dealer_center", "date"], name="accounts_dayoff_dealer_center_date_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["date"],
+                condition=Q(dealer_center__isnull=True),
+                name="accounts_dayoff_group_date_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d.%m.%Y} {self.name}".strip()
+
+
 class SiteKind(models.TextChoices):
     SHOWROOM = "showroom", _("Showroom")
     STORAGE = "storage", _("Storage")

@@ -4,7 +4,8 @@ own time zone.
 A request that arrives in Мурманск at 17:50 with a 30-minute deadline, when the dealer
 center closes at 18:00 and opens at 09:00, is due at 09:20 the next working day. A dealer
 center with no working hours at all is treated as always open (calendar time), so a
-forgotten schedule never makes a deadline unreachable.
+forgotten schedule never makes a deadline unreachable. Days off (``DayOff``: public
+holidays of the group, closures of one dealer center) are skipped whatever their weekday.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
-from autocrm.accounts.models import DealerCenter, WorkingHours
+from autocrm.accounts.models import DayOff, DealerCenter, WorkingHours
 
 # How far ahead a deadline is searched for; a schedule with a single working day a week
 # still fits a year of working hours many times over.
 _HORIZON_DAYS = 3700
+_DAYS_OFF_PAST = 400
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class WorkSchedule:
     time_zone: zoneinfo.ZoneInfo
     # weekday (Monday = 0) → (opens, closes) in local time
     hours: dict[int, tuple[time, time]] = field(default_factory=dict)
+    # local dates without work (public holidays), whatever their weekday
+    days_off: frozenset[date] = frozenset()
 
     @property
     def always_open(self) -> bool:
@@ -35,7 +40,7 @@ class WorkSchedule:
 
     def _interval(self, day: date) -> tuple[datetime, datetime] | None:
         opening = self.hours.get(day.weekday())
-        if opening is None:
+        if opening is None or day in self.days_off:
             return None
         opens, closes = opening
         return (
@@ -88,7 +93,7 @@ def _group_schedule() -> WorkSchedule:
 
 
 def schedules_for(dealer_center_ids: Any) -> dict[int | None, WorkSchedule]:
-    """Schedules of the given dealer centers in two queries; ``None`` maps to the group's
+    """Schedules of the given dealer centers in three queries; ``None`` maps to the group's
     (calendar time in the default time zone)."""
     ids = {pk for pk in dealer_center_ids if pk is not None}
     result: dict[int | None, WorkSchedule] = {None: _group_schedule()}
@@ -99,8 +104,24 @@ def schedules_for(dealer_center_ids: Any) -> dict[int | None, WorkSchedule]:
         "dealer_center_id", "weekday", "opens_at", "closes_at"
     ):
         hours.setdefault(row[0], {})[row[1]] = (row[2], row[3])
+    # Days off from a year back (SLAs of old requests) to the horizon of deadlines.
+    today = date.today()
+    group_days: set[date] = set()
+    own_days: dict[int, set[date]] = {}
+    for dealer_center_id, day in DayOff.objects.filter(
+        Q(dealer_center_id__in=ids) | Q(dealer_center__isnull=True),
+        date__gte=today - timedelta(days=_DAYS_OFF_PAST),
+        date__lte=today + timedelta(days=_HORIZON_DAYS),
+    ).values_list("dealer_center_id", "date"):
+        (
+            group_days if dealer_center_id is None else own_days.setdefault(dealer_center_id, set())
+        ).add(day)
     for pk, zone in DealerCenter.objects.filter(pk__in=ids).values_list("pk", "time_zone"):
-        result[pk] = WorkSchedule(time_zone=zoneinfo.ZoneInfo(zone), hours=hours.get(pk, {}))
+        result[pk] = WorkSchedule(
+            time_zone=zoneinfo.ZoneInfo(zone),
+            hours=hours.get(pk, {}),
+            days_off=frozenset(group_days | own_days.get(pk, set())),
+        )
     return result
 
 

@@ -71,6 +71,12 @@ def test_administrator_edits_a_dealer_center_and_history_names_him(client, admin
             "working_hours-0-weekday": "0",
             "working_hours-0-opens_at": "09:00",
             "working_hours-0-closes_at": "20:00",
+            "days_off-TOTAL_FORMS": "1",
+            "days_off-INITIAL_FORMS": "0",
+            "days_off-MIN_NUM_FORMS": "0",
+            "days_off-MAX_NUM_FORMS": "1000",
+            "days_off-0-date": "31.12.2026",
+            "days_off-0-name": "Инвентаризация",
         },
     )
 
@@ -79,6 +85,9 @@ def test_administrator_edits_a_dealer_center_and_history_names_him(client, admin
     assert dealer_center.name == "Мурманск CHERY Центр"
     assert str(dealer_center.phone) == "+78152555555"
     assert dealer_center.working_hours.get().opens_at.hour == 9
+    assert [(d.date.isoformat(), d.name) for d in dealer_center.days_off.all()] == [
+        ("2026-12-31", "Инвентаризация")
+    ]
     latest = dealer_center.history.latest()
     assert latest.history_user == administrator
     assert latest.name == "Мурманск CHERY Центр"
@@ -102,6 +111,8 @@ def test_invalid_time_zone_is_refused(client, administrator):
             "working_hours-INITIAL_FORMS": "0",
             "working_hours-MIN_NUM_FORMS": "0",
             "working_hours-MAX_NUM_FORMS": "7",
+            "days_off-TOTAL_FORMS": "0",
+            "days_off-INITIAL_FORMS": "0",
         },
     )
 

@@ -4,11 +4,11 @@ time zones."""
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from autocrm.accounts.models import WorkingHours
+from autocrm.accounts.models import DayOff, WorkingHours
 from autocrm.accounts.tests.factories import DealerCenterFactory
 from autocrm.accounts.working_time import (
     WorkSchedule,
@@ -107,3 +107,42 @@ def test_the_same_rule_in_two_time_zones() -> None:
     assert schedules[murmansk.pk].time_zone.key == "Europe/Moscow"
     assert schedules[None].always_open
     assert schedule_for(None).always_open
+
+
+def test_days_off_are_skipped_whatever_their_weekday() -> None:
+    new_year = frozenset(date(2027, 1, day) for day in range(1, 9))
+    schedule = WorkSchedule(time_zone=MOSCOW, hours=WEEKDAYS_9_18, days_off=new_year)
+    start = datetime(2026, 12, 31, 17, 50, tzinfo=MOSCOW)  # Thursday before the break
+    # Friday 1 January to Friday 8 January are off, then the weekend: Monday 11 January.
+    assert schedule.add(start, timedelta(minutes=30)) == datetime(2027, 1, 11, 9, 20, tzinfo=MOSCOW)
+    assert schedule.between(start, datetime(2027, 1, 11, 9, 20, tzinfo=MOSCOW)) == timedelta(
+        minutes=30
+    )
+
+
+@pytest.mark.django_db
+def test_group_holidays_and_a_dealer_centers_own_closure() -> None:
+    closed = DealerCenterFactory.create(name="Мурманск CHERY", time_zone="Europe/Moscow")
+    open_one = DealerCenterFactory.create(name="Химки", time_zone="Europe/Moscow")
+    for dealer_center in (closed, open_one):
+        for day in range(5):
+            WorkingHours.objects.create(
+                dealer_center=dealer_center, weekday=day, opens_at=time(9), closes_at=time(18)
+            )
+    thursday = datetime.now(MOSCOW).date() + timedelta(
+        days=(3 - datetime.now(MOSCOW).weekday()) % 7 + 7
+    )
+    friday = thursday + timedelta(days=1)
+    DayOff.objects.create(date=friday, name="Санитарный день", dealer_center=closed)
+    start = datetime.combine(thursday, time(17, 50), tzinfo=MOSCOW)
+    monday = friday + timedelta(days=3)
+    assert working_deadline(closed.pk, start, 30) == datetime.combine(
+        monday, time(9, 20), tzinfo=MOSCOW
+    )
+    assert working_deadline(open_one.pk, start, 30) == datetime.combine(
+        friday, time(9, 20), tzinfo=MOSCOW
+    )
+    DayOff.objects.create(date=friday, name="Праздник")  # the whole group
+    assert working_deadline(open_one.pk, start, 30) == datetime.combine(
+        monday, time(9, 20), tzinfo=MOSCOW
+    )
