@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -74,3 +80,85 @@ def percentile(values: list[float], fraction: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ServerProcesses:
+    """granian (the production profile) against a scratch database, and the helper
+    processes beside it (a task worker, inbox workers), each in its own session."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        workers: int = 1,
+        blocking_threads: int = 1,
+        helpers: Sequence[Sequence[str]] = (),
+        collect_static: bool = False,
+    ) -> None:
+        self.var_dir = Path(tempfile.mkdtemp(prefix=f"autocrm-bench-{name}-"))
+        (self.var_dir / "static").mkdir()
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = server_environment(url, self.var_dir)
+        if collect_static:  # HTML pages need the static manifest of the production storage
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+                cwd=REPO,
+                env=env,
+                check=True,
+            )
+        granian = Path(sys.executable).with_name("granian")
+        self.server = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [
+                str(granian), "--interface", "wsgi", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(workers),
+                "--blocking-threads", str(blocking_threads), "--log-level", "warning",
+                "autocrm.config.wsgi:application",
+            ],
+            cwd=REPO, env=env, start_new_session=True,
+        )  # fmt: skip
+        self.helpers = [
+            subprocess.Popen(  # noqa: S603 - fixed arguments
+                [sys.executable, *command],
+                cwd=REPO,
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+            )
+            for command in helpers
+        ]
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"granian exited with {self.server.returncode}")
+            for helper in self.helpers:
+                if helper.poll() is not None:  # args: python manage.py <command> ...
+                    raise RuntimeError(f"{helper.args[2]} exited with {helper.returncode}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("granian did not answer /healthz in time")
+
+    def stop(self) -> None:
+        processes = (self.server, *self.helpers)
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.var_dir, ignore_errors=True)

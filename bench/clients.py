@@ -38,7 +38,6 @@ import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +55,10 @@ DEFAULT_POSTGRES_URL = "postgres://autocrm:autocrm@127.0.0.1:5432/autocrm"
 SECRET_KEY = secrets.token_urlsafe(50)  # shared with the server: session cookies must verify
 sys.path.insert(0, str(REPO))
 
-from benchlib import free_port, percentile  # noqa: E402 - after the path set-up
+from benchlib import (  # noqa: E402 - after the path set-up
+    ServerProcesses,
+    percentile,
+)
 
 TARGET_LOOKUP_P95_MS = 20.0
 TARGET_CARD_P95_MS = 100.0
@@ -380,58 +382,9 @@ def analyze_all() -> None:
 # --- server ----------------------------------------------------------------------------------
 
 
-class Server:
+def start_server(url: str, workers: int) -> ServerProcesses:
     """granian serving the production profile against the scratch database."""
-
-    def __init__(self, url: str, workers: int) -> None:
-        self.var_dir = Path(tempfile.mkdtemp(prefix="autocrm-bench-clients-"))
-        (self.var_dir / "static").mkdir()
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = server_environment(url, self.var_dir)
-        # The HTML card needs the static manifest of the production storage.
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
-        granian = Path(sys.executable).with_name("granian")
-        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                str(granian), "--interface", "wsgi", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(workers), "--blocking-threads", "1",
-                "--log-level", "warning", "autocrm.config.wsgi:application",
-            ],
-            cwd=REPO,
-            env=env,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"granian exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("granian did not answer /healthz in time")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
+    return ServerProcesses(url, name="clients", workers=workers, collect_static=True)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -599,7 +552,7 @@ def main() -> int:
     def card_check(response: Any) -> bool:
         return "Долгоиграев" in response.text
 
-    server = Server(url, args.workers)
+    server = start_server(url, args.workers)
     scenarios: list[Scenario] = []
     try:
         server.wait_ready()

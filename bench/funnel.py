@@ -54,7 +54,6 @@ import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -71,12 +70,11 @@ BENCH_DATABASE = "autocrm_bench_funnel"
 sys.path.insert(0, str(REPO))
 
 from benchlib import (  # noqa: E402 - after the path set-up
+    ServerProcesses,
     configure_django,
-    free_port,
     percentile,
     postgres_url,
     recreate_postgres_database,
-    server_environment,
 )
 
 # Targets of issue 5 ("Speed").
@@ -371,68 +369,16 @@ def build(args: argparse.Namespace) -> tuple[Data, dict[str, Any]]:
 # --- processes -------------------------------------------------------------------------------
 
 
-class Processes:
+def start_processes(url: str, args: argparse.Namespace) -> ServerProcesses:
     """granian and one db_worker against the scratch database."""
-
-    def __init__(self, url: str, args: argparse.Namespace) -> None:
-        self.var_dir = Path(tempfile.mkdtemp(prefix="autocrm-bench-funnel-"))
-        (self.var_dir / "static").mkdir()
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = server_environment(url, self.var_dir)
-        # The board page needs the static manifest of the production storage.
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
-        granian = Path(sys.executable).with_name("granian")
-        self.server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                str(granian), "--interface", "wsgi", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(args.workers),
-                "--blocking-threads", "1", "--log-level", "warning",
-                "autocrm.config.wsgi:application",
-            ],
-            cwd=REPO, env=env, start_new_session=True,
-        )  # fmt: skip
-        self.worker = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                sys.executable, "manage.py", "db_worker", "--no-reload",
-                "--interval", str(args.worker_interval), "-v", "0",
-            ],
-            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError(f"granian exited with {self.server.returncode}")
-            if self.worker.poll() is not None:
-                raise RuntimeError(f"db_worker exited with {self.worker.returncode}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("granian did not answer /healthz in time")
-
-    def stop(self) -> None:
-        for process in (self.server, self.worker):
-            if process.poll() is None:
-                process.terminate()
-        for process in (self.server, self.worker):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
+    worker = ["manage.py", "db_worker", "--no-reload", "--interval", str(args.worker_interval)]
+    return ServerProcesses(
+        url,
+        name="funnel",
+        workers=args.workers,
+        helpers=[[*worker, "-v", "0"]],
+        collect_static=True,  # the board is an HTML page
+    )
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -722,7 +668,7 @@ def main() -> int:
     session_cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
 
     load_before = [round(value, 2) for value in os.getloadavg()]
-    processes = Processes(url, args)
+    processes = start_processes(url, args)
     watcher = TaskWatcher(objects["rule_ids"], expected=len(RULE_DEADLINES))
     try:
         processes.wait_ready()

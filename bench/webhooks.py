@@ -46,7 +46,6 @@ import random
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -63,12 +62,11 @@ SECRET_TOKEN = "bench-" + secrets.token_hex(16)
 sys.path.insert(0, str(REPO))
 
 from benchlib import (  # noqa: E402 - after the path set-up
+    ServerProcesses,
     configure_django,
-    free_port,
     percentile,
     postgres_url,
     recreate_postgres_database,
-    server_environment,
 )
 
 # Targets of issue 4 ("Speed and load").
@@ -173,65 +171,16 @@ def prepare(args: argparse.Namespace) -> Any:
 # --- processes -------------------------------------------------------------------------------
 
 
-class Processes:
+def start_processes(url: str, args: argparse.Namespace) -> ServerProcesses:
     """granian (N workers) and the inbox worker(s), all against the scratch database."""
-
-    def __init__(self, url: str, args: argparse.Namespace) -> None:
-        self.var_dir = Path(tempfile.mkdtemp(prefix="autocrm-bench-hooks-"))
-        (self.var_dir / "static").mkdir()
-        self.port = free_port()
-        env = server_environment(url, self.var_dir)
-        granian = Path(sys.executable).with_name("granian")
-        self.server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [
-                str(granian), "--interface", "wsgi", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(args.workers),
-                "--blocking-threads", str(args.blocking_threads), "--log-level", "warning",
-                "autocrm.config.wsgi:application",
-            ],
-            cwd=REPO, env=env, start_new_session=True,
-        )  # fmt: skip
-        self.inbox_workers = [
-            subprocess.Popen(
-                [sys.executable, "manage.py", "process_inbox", "--interval", "0.05"],
-                cwd=REPO,
-                env=env,
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-            )
-            for _ in range(args.inbox_workers)
-        ]
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise RuntimeError(f"granian exited with {self.server.returncode}")
-            for worker in self.inbox_workers:
-                if worker.poll() is not None:
-                    raise RuntimeError(f"process_inbox exited with {worker.returncode}")
-            try:
-                response = httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
-                if response.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("granian did not answer /healthz in time")
-
-    def stop(self) -> None:
-        for process in (self.server, *self.inbox_workers):
-            if process.poll() is None:
-                process.terminate()
-        for process in (self.server, *self.inbox_workers):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(self.var_dir, ignore_errors=True)
+    inbox_worker = ["manage.py", "process_inbox", "--interval", "0.05"]
+    return ServerProcesses(
+        url,
+        name="hooks",
+        workers=args.workers,
+        blocking_threads=args.blocking_threads,
+        helpers=[inbox_worker] * args.inbox_workers,
+    )
 
 
 # --- CPU accounting from /proc ---------------------------------------------------------------
@@ -820,7 +769,7 @@ def main() -> int:
     )  # fmt: skip
 
     load_before = [round(value, 2) for value in os.getloadavg()]
-    processes = Processes(url, args)
+    processes = start_processes(url, args)
     try:
         processes.wait_ready()
         print(
@@ -833,7 +782,7 @@ def main() -> int:
             print("the warm-up events were not processed in time", file=sys.stderr)
         roots = {
             "server": [processes.server.pid],
-            "inbox worker": [w.pid for w in processes.inbox_workers],
+            "inbox worker": [w.pid for w in processes.helpers],
         }
         cpu_before, busy_before = cpu_snapshot(roots), machine_busy()
         sampler = BacklogSampler()
