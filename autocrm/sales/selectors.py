@@ -37,6 +37,18 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _within_days(
+    queryset: QuerySet[Any], field: str, first: date | None, last: date | None
+) -> QuerySet[Any]:
+    """Rows whose ``field`` falls on the days ``first`` to ``last`` (inclusive, either
+    may be open) in the current time zone."""
+    if first is not None:
+        queryset = queryset.filter(**{f"{field}__gte": _start_of(first)})
+    if last is not None and last < date.max:
+        queryset = queryset.filter(**{f"{field}__lt": _start_of(last + timedelta(days=1))})
+    return queryset
+
+
 def request_list(
     *,
     user: Any,
@@ -63,10 +75,7 @@ def request_list(
         queryset = queryset.filter(dealer_center_id=dealer_center_id)
     if client_id is not None:
         queryset = queryset.filter(client_id=client_id)
-    if opened_from is not None:
-        queryset = queryset.filter(opened_at__gte=_start_of(opened_from))
-    if opened_to is not None and opened_to < date.max:
-        queryset = queryset.filter(opened_at__lt=_start_of(opened_to + timedelta(days=1)))
+    queryset = _within_days(queryset, "opened_at", opened_from, opened_to)
     return queryset.order_by("-last_activity_at", "-pk")
 
 
@@ -168,10 +177,7 @@ def deal_list(
         queryset = queryset.filter(source=source)
     if client_id is not None:
         queryset = queryset.filter(client_id=client_id)
-    if created_from is not None:
-        queryset = queryset.filter(created_at__gte=_start_of(created_from))
-    if created_to is not None and created_to < date.max:
-        queryset = queryset.filter(created_at__lt=_start_of(created_to + timedelta(days=1)))
+    queryset = _within_days(queryset, "created_at", created_from, created_to)
     return queryset.order_by("-created_at", "-pk")
 
 
