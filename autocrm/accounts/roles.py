@@ -24,3 +24,9 @@ class RoleCode(models.TextChoices):
 GROUP_LEVEL_ROLES: frozenset[str] = frozenset(
     {RoleCode.OPERATOR, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR}
 )
+
+# Roles that supervise a dealer center's work: reopen closed deals, act on anybody's
+# tasks, watch execution.
+SUPERVISING_ROLES: frozenset[str] = frozenset(
+    {RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR}
+)

@@ -25,7 +25,7 @@ from autocrm.clients.models import (
     ConsentPurpose,
     IdentityKind,
 )
-from autocrm.core.audit import acting_user
+from autocrm.core.audit import acting_user, user_or_none
 from autocrm.core.errors import Conflict, ValidationFailed
 
 # Numbers without a country code are Russian: "8 (912) 345-67-89" is +79123456789.
@@ -268,7 +268,7 @@ def _consent_insert(
         granted=granted,
         source=source[:100],
         at=at or timezone.now(),
-        recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        recorded_by=user_or_none(actor),
     )
 
 
@@ -513,7 +513,7 @@ def client_merge(
             merged=other,
             merged_snapshot=snapshot,
             moved=moved,
-            merged_by=actor if getattr(actor, "is_authenticated", False) else None,
+            merged_by=user_or_none(actor),
             reason=reason,
         )
     return merge

@@ -51,6 +51,7 @@ from autocrm.communications.selectors import (
     forget_webhook_channels,
     notification_preferences_for,
 )
+from autocrm.core.audit import user_or_none
 from autocrm.core.bulk import update_rows
 from autocrm.core.errors import Conflict, NotFound, ValidationFailed
 
@@ -535,7 +536,7 @@ def message_send(
             direction=Direction.OUTBOUND,
             text=text,
             status=MessageStatus.QUEUED,
-            author=actor if getattr(actor, "is_authenticated", False) else None,
+            author=user_or_none(actor),
             at=now,
             subject=subject[:500],
             next_attempt_at=now,
@@ -797,7 +798,7 @@ def visit_record(
             dealer_center_id=dealer_center_id,
             purpose=purpose,
             manager=manager,
-            registered_by=actor if getattr(actor, "is_authenticated", False) else None,
+            registered_by=user_or_none(actor),
             note=note,
         )
     return visit

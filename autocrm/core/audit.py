@@ -26,10 +26,16 @@ from simple_history.models import HistoricalRecords
 _actor: contextvars.ContextVar[Any] = contextvars.ContextVar("autocrm_actor", default=None)
 
 
+def user_or_none(actor: Any) -> Any:
+    """The employee behind an action, or None for the system (a job, the scheduler, an
+    anonymous webhook): what ``changed_by``/``created_by`` columns store."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 @contextmanager
 def acting_user(user: Any) -> Iterator[None]:
     """Record ``user`` as the author of every history row written inside the block."""
-    token = _actor.set(user if getattr(user, "is_authenticated", False) else None)
+    token = _actor.set(user_or_none(user))
     try:
         yield
     finally:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from autocrm.accounts.scoping import can_see_dealer_center
 from autocrm.clients.models import Client
-from autocrm.core.audit import acting_user
+from autocrm.core.audit import acting_user, user_or_none
 from autocrm.core.errors import Conflict, NotAllowed, TransitionNotAllowed, ValidationFailed
 from autocrm.core.money import round_money
 from autocrm.inventory.models import (
@@ -161,7 +161,7 @@ def vehicle_create(*, actor: Any, **fields: Any) -> VehicleWrite:
         vehicle=vehicle,
         from_status=None,
         to_status=vehicle.logistics_status,
-        changed_by=_user(actor),
+        changed_by=user_or_none(actor),
     )
     record_stock_change([vehicle.pk])
     return VehicleWrite(vehicle, warnings)
@@ -193,10 +193,6 @@ def vehicle_update(*, actor: Any, vehicle: Vehicle, **changes: Any) -> VehicleWr
     return VehicleWrite(vehicle, warnings)
 
 
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
-
-
 @transaction.atomic
 def logistics_status_change(
     *, actor: Any, vehicle: Vehicle, to_status: LogisticsStatus, comment: str = ""
@@ -214,7 +210,7 @@ def logistics_status_change(
         vehicle=vehicle,
         from_status_id=vehicle.logistics_status_id,
         to_status=to_status,
-        changed_by=_user(actor),
+        changed_by=user_or_none(actor),
         comment=comment,
     )
     vehicle.logistics_status = to_status
@@ -247,7 +243,7 @@ def restriction_add(
             starts_on=starts_on,
             ends_on=ends_on,
             note=note,
-            created_by=_user(actor),
+            created_by=user_or_none(actor),
         )
         try:
             restriction.full_clean(exclude=["vehicle", "created_by"])
@@ -397,7 +393,7 @@ def reservation_release(
         raise Conflict(_("The vehicle is not reserved."), field="vehicle", code="not_reserved")
     reservation.is_active = False
     reservation.released_at = timezone.now()
-    reservation.released_by = _user(actor)
+    reservation.released_by = user_or_none(actor)
     reservation.release_reason = reason
     reservation.save(
         update_fields=["is_active", "released_at", "released_by", "release_reason", "updated_at"]

@@ -386,9 +386,9 @@ def _rules_for(event: AutomationEvent) -> list[AutomationRule]:
     if event.rule_id is not None:
         rules = rules.filter(pk=event.rule_id)
     return list(
-        rules.prefetch_related("dealer_centers", "actions__user", "actions__target_stage")
-        .select_related()
-        .order_by("order", "pk")
+        rules.prefetch_related("dealer_centers", "actions__user", "actions__target_stage").order_by(
+            "order", "pk"
+        )
     )
 
 

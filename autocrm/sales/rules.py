@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import rules
 
-from autocrm.accounts.roles import RoleCode
+from autocrm.accounts.roles import SUPERVISING_ROLES, RoleCode
 from autocrm.accounts.rules import grant_model_permissions, has_role, is_administrator
 
 # The hostess at the showroom entrance, and those responsible for the showroom.
@@ -23,7 +23,7 @@ can_view_requests = has_role(
 )
 
 # Heads watch execution: overdue tasks, idle deals and SLAs of their dealer centers.
-can_view_control = has_role(RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR)
+can_view_control = has_role(*SUPERVISING_ROLES)
 # Everybody on the staff has tasks: operators' call-backs, managers', appraisers', lawyers'.
 can_have_tasks = rules.is_authenticated & rules.is_active
 

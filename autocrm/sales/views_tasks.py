@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from rules.contrib.views import permission_required
 
-from autocrm.accounts.roles import RoleCode
+from autocrm.accounts.roles import SUPERVISING_ROLES
 from autocrm.accounts.scoping import ALL, visible_dealer_center_ids
 from autocrm.accounts.selectors import dealer_center_list, user_list
 from autocrm.clients.selectors import client_list
@@ -50,7 +50,6 @@ from autocrm.sales.forms_tasks import (
 )
 from autocrm.sales.models import Task, TaskStatus
 
-HEAD_ROLES = (RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR)
 GROUP_LIMIT = 200  # tasks per group of "my tasks"
 RECENT_DAYS = 7  # "done recently"
 RECENT_LIMIT = 50
@@ -64,7 +63,7 @@ TASK_CHANGED = "taskChanged"
 
 
 def is_head(user: Any) -> bool:
-    return bool(user.is_superuser or user.has_role(*HEAD_ROLES))
+    return bool(user.is_superuser or user.has_role(*SUPERVISING_ROLES))
 
 
 def _zone_of(dealer_center: Any) -> tzinfo | None:

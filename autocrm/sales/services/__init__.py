@@ -2,7 +2,6 @@
 
 from autocrm.sales.services.deals import (
     StageMoveRefused,
-    deal_assign,
     deal_create,
     deal_move,
     deal_qualify,
@@ -32,7 +31,6 @@ __all__ = [
     "REQUEST_CONTINUATION",
     "StageMoveRefused",
     "Touch",
-    "deal_assign",
     "deal_create",
     "deal_move",
     "deal_qualify",

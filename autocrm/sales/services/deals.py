@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.accounts.models import DealerCenter
-from autocrm.accounts.roles import RoleCode
+from autocrm.accounts.roles import SUPERVISING_ROLES
 from autocrm.accounts.scoping import can_see_dealer_center
 from autocrm.clients.models import Client
+from autocrm.core.audit import user_or_none
 from autocrm.core.errors import NotAllowed, TransitionNotAllowed, ValidationFailed
 from autocrm.inventory.models import Vehicle
 from autocrm.sales.events import event_record
@@ -50,10 +51,6 @@ class StageMoveRefused(TransitionNotAllowed):
 
     def as_dict(self) -> dict[str, object]:
         return super().as_dict() | {"rule": self.rule}
-
-
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def _check_responsible(responsible: Any, dealer_center: DealerCenter) -> None:
@@ -152,11 +149,13 @@ def deal_create(
             topic=topic[:200],
             stage_entered_at=now,
             last_activity_at=now,
-            created_by=_user(actor),
+            created_by=user_or_none(actor),
         )
         if vehicles:
             deal.vehicles.set(vehicles)
-        DealStageChange.objects.create(deal=deal, to_stage=stage, changed_by=_user(actor), at=now)
+        DealStageChange.objects.create(
+            deal=deal, to_stage=stage, changed_by=user_or_none(actor), at=now
+        )
         if request is not None:
             _take_request(request, actor=actor, responsible=responsible)
         event_record(Trigger.DEAL_CREATED, deal=deal, stage=stage, at=now)
@@ -172,7 +171,7 @@ def _take_request(request: Request, *, actor: Any, responsible: Any) -> None:
             request=request,
             from_status=request.status,
             to_status=RequestStatus.IN_PROGRESS,
-            changed_by=_user(actor),
+            changed_by=user_or_none(actor),
             reason=_("Qualified into a deal."),
         )
         request.status = RequestStatus.IN_PROGRESS
@@ -210,11 +209,7 @@ def deal_qualify(
 
 
 def _may_reopen(actor: Any) -> bool:
-    return (
-        actor is None
-        or actor.is_superuser
-        or actor.has_role(RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR)
-    )
+    return actor is None or actor.is_superuser or actor.has_role(*SUPERVISING_ROLES)
 
 
 def _check_move(
@@ -224,7 +219,6 @@ def _check_move(
     *,
     actor: Any,
     loss_reason: LossReason | None,
-    reason: str,
 ) -> None:
     """The transition map of deals; raises ``StageMoveRefused`` naming the rule."""
     if current.is_final and not _may_reopen(actor):
@@ -253,7 +247,6 @@ def _check_move(
             _("Enter the client's budget before “%(to)s”.") % {"to": target.name},
             rule="budget_required",
         )
-    del reason  # recorded by the caller; no stage requires a free-text comment
 
 
 def loss_reason_for(pipeline: Pipeline, value: Any) -> LossReason | None:
@@ -314,13 +307,13 @@ def deal_move(
         current = deal.stage
         if target.pk == current.pk:
             return deal
-        _check_move(deal, current, target, actor=actor, loss_reason=loss_reason, reason=reason)
+        _check_move(deal, current, target, actor=actor, loss_reason=loss_reason)
         now = timezone.now()
         DealStageChange.objects.create(
             deal=deal,
             from_stage=current,
             to_stage=target,
-            changed_by=_user(actor),
+            changed_by=user_or_none(actor),
             rule=rule,
             loss_reason=loss_reason if target.is_lost else None,
             reason=reason[:2000],
@@ -367,7 +360,7 @@ def _cancel_open_tasks(deal: Deal, *, actor: Any, note: str) -> None:
             task=task,
             from_status=TaskStatus.OPEN,
             to_status=TaskStatus.CANCELLED,
-            changed_by=_user(actor),
+            changed_by=user_or_none(actor),
             note=_("The deal is closed: %(stage)s.") % {"stage": note},
         )
         for task in open_tasks
@@ -404,7 +397,3 @@ def deal_update(*, actor: Any, deal: Deal, **changes: Any) -> Deal:
         deal.version += 1
         deal.save()
     return deal
-
-
-def deal_assign(*, actor: Any, deal: Deal, responsible: Any) -> Deal:
-    return deal_update(actor=actor, deal=deal, responsible=responsible)

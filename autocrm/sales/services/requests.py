@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from autocrm.clients.models import Client
+from autocrm.core.audit import user_or_none
 from autocrm.core.bulk import update_rows
 from autocrm.core.errors import TransitionNotAllowed, ValidationFailed
 from autocrm.sales.events import event_record
@@ -164,7 +165,7 @@ def request_create(
             topic=topic[:200],
             dealer_center_id=dealer_center_id or client.dealer_center_id,
             vehicle_id=vehicle_id,
-            responsible=actor if getattr(actor, "is_authenticated", False) else None,
+            responsible=user_or_none(actor),
         )
         RequestStatusChange.objects.create(
             request=request,
@@ -188,7 +189,7 @@ def request_set_status(*, actor: Any, request: Request, status: str, reason: str
             request=request,
             from_status=request.status,
             to_status=status,
-            changed_by=actor if getattr(actor, "is_authenticated", False) else None,
+            changed_by=user_or_none(actor),
             reason=reason,
         )
         request.status = status

@@ -10,10 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from autocrm.accounts.roles import RoleCode
+from autocrm.accounts.roles import SUPERVISING_ROLES
 from autocrm.clients.models import Client
 from autocrm.communications.models import NotificationKind
 from autocrm.communications.services import notification_create
+from autocrm.core.audit import user_or_none
 from autocrm.core.errors import NotAllowed, TransitionNotAllowed, ValidationFailed
 from autocrm.sales.models import (
     TASK_TRANSITIONS,
@@ -25,10 +26,6 @@ from autocrm.sales.models import (
     TaskStatus,
     TaskStatusChange,
 )
-
-
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def task_url(task: Task) -> str:
@@ -72,7 +69,7 @@ def task_create(
             title=title[:300],
             description=description,
             assignee=assignee,
-            created_by=_user(actor),
+            created_by=user_or_none(actor),
             due_at=due_at,
             priority=priority,
             client=client,
@@ -84,11 +81,11 @@ def task_create(
             source_key=source_key,
         )
         TaskStatusChange.objects.create(
-            task=task, to_status=TaskStatus.OPEN, changed_by=_user(actor)
+            task=task, to_status=TaskStatus.OPEN, changed_by=user_or_none(actor)
         )
         if deal is not None:
             Deal.objects.filter(pk=deal.pk).update(last_activity_at=timezone.now())
-        if assignee is not None and assignee != _user(actor):
+        if assignee is not None and assignee != user_or_none(actor):
             notification_create(
                 user=assignee,
                 kind=NotificationKind.TASK_ASSIGNED,
@@ -102,9 +99,7 @@ def _may_manage(actor: Any, task: Task) -> bool:
     """The assignee, the author, heads and administrators act on a task."""
     if actor is None:  # the system: automation, the scheduler
         return True
-    if actor.is_superuser or actor.has_role(
-        RoleCode.HEAD, RoleCode.MANAGEMENT, RoleCode.ADMINISTRATOR
-    ):
+    if actor.is_superuser or actor.has_role(*SUPERVISING_ROLES):
         return True
     return actor.pk in (task.assignee_id, task.created_by_id) or task.assignee_id is None
 
@@ -128,7 +123,7 @@ def _set_status(*, actor: Any, task: Task, status: str, note: str = "", result: 
             task=task,
             from_status=task.status,
             to_status=status,
-            changed_by=_user(actor),
+            changed_by=user_or_none(actor),
             note=note or result,
             at=now,
         )
@@ -136,7 +131,7 @@ def _set_status(*, actor: Any, task: Task, status: str, note: str = "", result: 
         if status == TaskStatus.DONE:
             task.result = result
             task.completed_at = now
-            task.completed_by = _user(actor)
+            task.completed_by = user_or_none(actor)
         elif status == TaskStatus.OPEN:
             task.completed_at = None
             task.completed_by = None
@@ -181,7 +176,7 @@ def task_update(*, actor: Any, task: Task, **changes: Any) -> Task:
         if "due_at" in changes:
             task.escalated_at = None  # a new deadline is watched afresh
         task.save()
-        if reassigned and task.assignee is not None and task.assignee != _user(actor):
+        if reassigned and task.assignee is not None and task.assignee != user_or_none(actor):
             notification_create(
                 user=task.assignee,
                 kind=NotificationKind.TASK_ASSIGNED,
@@ -196,7 +191,9 @@ def task_comment_add(*, actor: Any, task: Task, text: str) -> TaskComment:
     if not text:
         raise ValidationFailed(_("Write the comment."), field="text")
     with transaction.atomic():
-        comment = TaskComment.objects.create(task=task, author=_user(actor), text=text[:5000])
+        comment = TaskComment.objects.create(
+            task=task, author=user_or_none(actor), text=text[:5000]
+        )
         if task.deal_id is not None:
             Deal.objects.filter(pk=task.deal_id).update(last_activity_at=comment.at)
     return comment
