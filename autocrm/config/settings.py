@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "autocrm.communications",
     "autocrm.contact_center",
     "autocrm.sales",
+    "autocrm.orders",
+    "autocrm.finance",
+    "autocrm.trade_ins",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +161,11 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Order documents, scans and questionnaires: never under MEDIA_ROOT or any served path;
+# read only through views that check who may see them (core.storage.private_storage).
+PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
+# Largest uploaded document accepted (bytes).
+DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

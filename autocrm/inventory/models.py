@@ -208,6 +208,10 @@ class Vehicle(TimeStampedModel):
     condition = models.CharField(_("condition"), max_length=4, choices=Condition.choices)
     right_hand_drive = models.BooleanField(_("right-hand drive"), default=False)
     price = MoneyField(_("price"))
+    # The car's economics for its deal passport (orders.passport); empty means not known yet.
+    cost_price = MoneyField(_("cost price"), null=True, blank=True)
+    transport_cost = MoneyField(_("transport costs"), null=True, blank=True)
+    consignment_cost = MoneyField(_("consignment costs"), null=True, blank=True)
     currency = CurrencyField(_("currency"))
     stock_in_date = models.DateField(_("stock-in date"))
     reservation_status = models.CharField(

@@ -353,6 +353,16 @@ def reservation_create(
         raise Conflict(
             _("The vehicle is sold or no longer in stock."), field="vehicle", code="not_available"
         )
+    if (
+        locked.reservation_status == ReservationStatus.RESERVED
+        and not Reservation.objects.filter(vehicle=locked, is_active=True).exists()
+    ):
+        # Held by a sales order (orders keep their own hold on the car).
+        raise Conflict(
+            _("The vehicle is reserved by a sales order."),
+            field="vehicle",
+            code="already_reserved",
+        )
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -379,6 +389,7 @@ class ReleaseReason:
     MANUAL = "manual"
     EXPIRED = "expired"
     SOLD = "sold"
+    ORDERED = "ordered"  # the client's hold became a sales order's
 
 
 @transaction.atomic

@@ -1,0 +1,59 @@
+"""How apps above ``orders`` add to an order without ``orders`` knowing them.
+
+``finance`` adds the financial products' total and their commissions, ``trade_ins`` the
+credit for accepted trade-in cars. Each registers in its ``AppConfig.ready``:
+
+* ``register_amount(field, fn)``: ``fn(order) -> Decimal`` gives the current value of one
+  of the order's stored totals that ``orders`` does not own (``products_total``,
+  ``trade_in_credit``); ``order_recalculate`` calls it inside its transaction.
+* ``register_passport_lines(fn)``: ``fn(vehicle, order | None) -> list[PassportLine]``
+  adds lines to a car's deal passport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autocrm.inventory.models import Vehicle
+    from autocrm.orders.models import Order
+
+EXTERNAL_AMOUNT_FIELDS = ("products_total", "trade_in_credit")
+
+
+@dataclass(frozen=True)
+class PassportLine:
+    kind: str  # "income", "expense" or "info" (shown, not counted)
+    code: str
+    label: str
+    amount: Decimal
+
+
+AmountSource = Callable[["Order"], Decimal]
+PassportSource = Callable[["Vehicle", "Order | None"], list[PassportLine]]
+
+_amounts: dict[str, list[AmountSource]] = {field: [] for field in EXTERNAL_AMOUNT_FIELDS}
+_passport_sources: list[PassportSource] = []
+
+
+def register_amount(field: str, source: AmountSource) -> None:
+    if field not in _amounts:
+        raise ValueError(f"unknown order amount {field!r}")
+    if source not in _amounts[field]:
+        _amounts[field].append(source)
+
+
+def register_passport_lines(source: PassportSource) -> None:
+    if source not in _passport_sources:
+        _passport_sources.append(source)
+
+
+def external_amount(field: str, order: Order) -> Decimal:
+    return sum((source(order) for source in _amounts[field]), Decimal("0"))
+
+
+def external_passport_lines(vehicle: Vehicle, order: Order | None) -> list[PassportLine]:
+    return [line for source in _passport_sources for line in source(vehicle, order)]

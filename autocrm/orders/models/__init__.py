@@ -1,0 +1,73 @@
+"""Models of the orders app: sales orders, equipment, promotions, invoices, documents."""
+
+from autocrm.orders.models.documents import Document, DocumentKind
+from autocrm.orders.models.equipment import (
+    INSTALLATION_TRANSITIONS,
+    EquipmentItem,
+    EquipmentPackage,
+    InstallationStatus,
+    OrderEquipment,
+)
+from autocrm.orders.models.invoices import (
+    PENDING_REFUND_STATUSES,
+    REFUND_TRANSITIONS,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Payment,
+    PaymentMethod,
+    Refund,
+    RefundStatus,
+)
+from autocrm.orders.models.orders import (
+    ACTIVE_ORDER_STATUSES,
+    EDITABLE_ORDER_STATUSES,
+    IMPORTER_ORDER_TRANSITIONS,
+    ORDER_TRANSITIONS,
+    STANDARD_VAT_RATE,
+    ImporterOrder,
+    ImporterOrderStatus,
+    Issuer,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderKind,
+    OrderStatus,
+    PaymentStatus,
+)
+from autocrm.orders.models.promotions import OrderPromotion, Promotion
+
+__all__ = [
+    "ACTIVE_ORDER_STATUSES",
+    "EDITABLE_ORDER_STATUSES",
+    "IMPORTER_ORDER_TRANSITIONS",
+    "INSTALLATION_TRANSITIONS",
+    "ORDER_TRANSITIONS",
+    "PENDING_REFUND_STATUSES",
+    "REFUND_TRANSITIONS",
+    "STANDARD_VAT_RATE",
+    "Document",
+    "DocumentKind",
+    "EquipmentItem",
+    "EquipmentPackage",
+    "ImporterOrder",
+    "ImporterOrderStatus",
+    "InstallationStatus",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceStatus",
+    "Issuer",
+    "Order",
+    "OrderEquipment",
+    "OrderEvent",
+    "OrderEventKind",
+    "OrderKind",
+    "OrderPromotion",
+    "OrderStatus",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
+    "Promotion",
+    "Refund",
+    "RefundStatus",
+]

@@ -1,0 +1,1 @@
+"""Services of the orders app. Each public function is one transaction."""

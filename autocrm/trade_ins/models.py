@@ -1,0 +1,1 @@
+"""Trade-in cars, appraisal appointments and valuations (built in issue 6)."""
