@@ -31,9 +31,15 @@ from autocrm.clients.api import router as clients_router
 from autocrm.clients.api_timeline import router as clients_timeline_router
 from autocrm.communications.api import router as communications_router
 from autocrm.core.errors import DomainError
+from autocrm.finance.api import router as finance_router
 from autocrm.inventory.api import router as inventory_router
+from autocrm.orders.api import router as orders_router
+from autocrm.orders.api_catalog import router as orders_catalog_router
+from autocrm.orders.api_documents import router as orders_documents_router
+from autocrm.orders.api_invoices import router as orders_invoices_router
 from autocrm.sales.api import router as sales_router
 from autocrm.sales.api_funnel import router as sales_funnel_router
+from autocrm.trade_ins.api import router as trade_ins_router
 
 
 class BearerToken(HttpBearer):
@@ -130,6 +136,12 @@ api.add_router("", clients_timeline_router)
 api.add_router("", communications_router)
 api.add_router("", sales_router)
 api.add_router("", sales_funnel_router)
+api.add_router("", orders_router)
+api.add_router("", orders_catalog_router)
+api.add_router("", orders_invoices_router)
+api.add_router("", orders_documents_router)
+api.add_router("", finance_router)
+api.add_router("", trade_ins_router)
 
 
 def _error(

@@ -28,6 +28,9 @@ urlpatterns = [
     path("communications/", include("autocrm.communications.urls")),
     path("contact-center/", include("autocrm.contact_center.urls")),
     path("sales/", include("autocrm.sales.urls")),
+    path("orders/", include("autocrm.orders.urls")),
+    path("finance/", include("autocrm.finance.urls")),
+    path("trade-ins/", include("autocrm.trade_ins.urls")),
     path("hooks/", include(("autocrm.communications.urls_hooks", "hooks"))),
     path("", include("autocrm.core.urls")),
 ]

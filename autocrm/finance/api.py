@@ -1,0 +1,7 @@
+"""API endpoints (being built)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()
