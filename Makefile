@@ -32,16 +32,28 @@ $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) pdf-packages
 	@mkdir -p var
 
-setup-dev: $(DEV_STAMP) system-packages .env
+setup-dev: $(DEV_STAMP) system-packages pdf-packages .env
 	@mkdir -p var
 
 # Developer machines only: lets `python manage.py ...` run in the checkout without
 # exporting DEBUG=1. Environment variables still win; production has no such file.
 .env:
 	@printf '# Written by make setup-dev for this developer checkout; do not deploy it.\nDEBUG=1\n' > $@
+
+# WeasyPrint (PDF invoices, contracts, acts) needs Pango and a font with Cyrillic letters.
+.PHONY: pdf-packages
+pdf-packages:
+	@if ! ldconfig -p | grep -q libpangoft2-1.0 || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Pango and DejaVu fonts for PDF documents"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "PDF documents need Pango: run 'sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core'" >&2; \
+	  fi; \
+	fi
 
 # Debian packages the tests need; installed only when missing and when we may (root).
 .PHONY: system-packages
