@@ -5,6 +5,7 @@ the web root; views stream them after checking who may see them."""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import IO
 
@@ -15,9 +16,22 @@ from django.utils.translation import gettext as _
 from autocrm.core.errors import ValidationFailed
 
 
+class PrivateStorage(FileSystemStorage):
+    """Its root follows ``settings.PRIVATE_MEDIA_ROOT`` at every use, so a settings
+    override (tests, a per-tenant root) takes effect on fields built at import time."""
+
+    @property
+    def base_location(self) -> str:
+        return str(settings.PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+
 def private_storage() -> FileSystemStorage:
-    # A callable, so settings overrides in tests take effect and migrations stay stable.
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    # A callable keeps migrations free of the path.
+    return PrivateStorage(base_url=None)
 
 
 # Signatures of the file types accepted as uploaded scans and photos.

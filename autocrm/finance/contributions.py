@@ -3,6 +3,7 @@ commissions as income in the car's deal passport (see ``orders.extensions``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,25 @@ def passport_lines(vehicle: Vehicle, order: Order | None) -> list[PassportLine]:
     ]
 
 
+def passport_margins(pairs: Sequence[tuple[int, int | None]]) -> dict[int, Decimal]:
+    """The commissions of many cars' orders at once: ``(vehicle id, order id)`` pairs in,
+    ``{vehicle id: commission}`` out (``orders.passport.passport_margins``)."""
+    from autocrm.finance.models import OrderProduct
+
+    vehicle_of = {order_id: vehicle_id for vehicle_id, order_id in pairs if order_id is not None}
+    rows = (
+        OrderProduct.objects.filter(order_id__in=vehicle_of)
+        .values("order_id")
+        .annotate(total=Sum("commission"))
+        .order_by()
+        .values_list("order_id", "total")
+    )
+    return {vehicle_of[order_id]: total for order_id, total in rows}
+
+
 def register() -> None:
+    from autocrm.orders.passport import register_passport_margin_source
+
     register_amount("products_total", products_total)
     register_passport_lines(passport_lines)
+    register_passport_margin_source(passport_lines, passport_margins)

@@ -57,3 +57,7 @@ def external_amount(field: str, order: Order) -> Decimal:
 
 def external_passport_lines(vehicle: Vehicle, order: Order | None) -> list[PassportLine]:
     return [line for source in _passport_sources for line in source(vehicle, order)]
+
+
+def passport_sources() -> tuple[PassportSource, ...]:
+    return tuple(_passport_sources)

@@ -280,6 +280,39 @@ EXPECTATIONS: dict[str, Expect] = {
     "POST /api/v1/tasks/{task_id}/cancel": Expect(default_status=404),
     "POST /api/v1/tasks/{task_id}/reopen": Expect(default_status=404),
     "POST /api/v1/tasks/{task_id}/comments": Expect(default_status=404),
+    # Promotions and equipment (orders/tests/test_api_catalog.py): no orders exist here.
+    "GET /api/v1/orders/{order_id}/available-promotions": Expect(default_status=404),
+    "GET /api/v1/orders/{order_id}/promotions": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/promotions": Expect(default_status=404),
+    "DELETE /api/v1/orders/{order_id}/promotions/{promotion_id}": Expect(default_status=404),
+    "GET /api/v1/promotions": Expect(),
+    # Logisticians, management and administrators keep promotions.
+    "POST /api/v1/promotions": Expect(
+        default_status=403, status={"administrator": 400, "management": 400}
+    ),
+    "GET /api/v1/promotions/{promotion_id}": Expect(default_status=404),
+    "PATCH /api/v1/promotions/{promotion_id}": Expect(
+        default_status=403, status={"administrator": 404, "management": 404}
+    ),
+    "GET /api/v1/orders/{order_id}/available-equipment": Expect(default_status=404),
+    "GET /api/v1/orders/{order_id}/equipment": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/equipment": Expect(default_status=404),
+    "DELETE /api/v1/orders/{order_id}/equipment/{item_id}": Expect(default_status=404),
+    "POST /api/v1/order-equipment/{item_id}/status": Expect(default_status=404),
+    "GET /api/v1/equipment-packages": Expect(),
+    # Order documents (orders/tests/test_api_documents.py): no orders in this world, so
+    # ids are 404 for everybody, before any body is read.
+    "GET /api/v1/orders/{order_id}/documents": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/documents": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/documents/generate": Expect(default_status=404),
+    "GET /api/v1/documents/{document_id}/download": Expect(default_status=404),
+    "DELETE /api/v1/documents/{document_id}": Expect(default_status=404),
+    # Deal passport: heads, management, administrators, logisticians; sales managers 403;
+    # a car of another dealer center 404.
+    "GET /api/v1/vehicles/{vehicle_id}/deal-passport": Expect(
+        status={"sales_a": 403, "sales_b": 403, "head_a": 404},
+        params=lambda world: {"vehicle_id": world.vehicle_b.pk},
+    ),
     # Showroom visits: hostesses, heads and administrators; an empty body is a 400.
     "POST /api/v1/visits": Expect(default_status=403, status={"administrator": 400, "head_a": 400}),
     # Clients: a dealer center's clients plus those routed nowhere yet.

@@ -342,8 +342,8 @@ def order_transition(*, actor: Any, order: Order, to: str, reason: str = "") -> 
 
 
 def _is_supervisor(actor: Any) -> bool:
-    return bool(getattr(actor, "is_authenticated", False)) and bool(
-        set(actor.role_codes) & SUPERVISING_ROLES
+    return bool(getattr(actor, "is_authenticated", False)) and actor.has_role(
+        *SUPERVISING_ROLES
     )
 
 
