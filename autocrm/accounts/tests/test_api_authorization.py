@@ -280,6 +280,26 @@ EXPECTATIONS: dict[str, Expect] = {
     "POST /api/v1/tasks/{task_id}/cancel": Expect(default_status=404),
     "POST /api/v1/tasks/{task_id}/reopen": Expect(default_status=404),
     "POST /api/v1/tasks/{task_id}/comments": Expect(default_status=404),
+    # Sales orders (orders/tests/test_api_orders.py): nothing exists in this world.
+    "GET /api/v1/orders": Expect(),
+    "POST /api/v1/orders": Expect(default_status=400),
+    "GET /api/v1/orders/{order_id}": Expect(default_status=404),
+    "PATCH /api/v1/orders/{order_id}": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/status": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/importer-status": Expect(default_status=404),
+    "GET /api/v1/orders/{order_id}/history": Expect(default_status=404),
+    # Financial products (finance/tests/test_api.py): heads keep the catalog.
+    "GET /api/v1/financial-products": Expect(),
+    "POST /api/v1/financial-products": Expect(
+        default_status=400, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "GET /api/v1/financial-products/{product_id}": Expect(default_status=404),
+    "PATCH /api/v1/financial-products/{product_id}": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "GET /api/v1/orders/{order_id}/products": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/products": Expect(default_status=404),
+    "DELETE /api/v1/orders/{order_id}/products/{product_id}": Expect(default_status=404),
     # Promotions and equipment (orders/tests/test_api_catalog.py): no orders exist here.
     "GET /api/v1/orders/{order_id}/available-promotions": Expect(default_status=404),
     "GET /api/v1/orders/{order_id}/promotions": Expect(default_status=404),
