@@ -300,6 +300,30 @@ EXPECTATIONS: dict[str, Expect] = {
     "GET /api/v1/orders/{order_id}/products": Expect(default_status=404),
     "POST /api/v1/orders/{order_id}/products": Expect(default_status=404),
     "DELETE /api/v1/orders/{order_id}/products/{product_id}": Expect(default_status=404),
+    # Trade-ins (trade_ins/tests/test_api.py): nothing of orders exists here, ids are 404.
+    "POST /api/v1/orders/{order_id}/trade-ins": Expect(default_status=404),
+    "GET /api/v1/orders/{order_id}/trade-ins": Expect(default_status=404),
+    "GET /api/v1/trade-ins/{trade_in_id}": Expect(default_status=404),
+    # The query names no dealer center and no date: 400 for everybody.
+    "GET /api/v1/trade-ins/free-slots": Expect(default_status=400),
+    "POST /api/v1/trade-ins/{trade_in_id}/reschedule": Expect(default_status=404),
+    "POST /api/v1/trade-ins/{trade_in_id}/cancel": Expect(default_status=404),
+    # Appraising, photos and taking into stock: appraisers and heads, not the sales floor.
+    "POST /api/v1/trade-ins/{trade_in_id}/appraisal": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "POST /api/v1/trade-ins/{trade_in_id}/photos": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "POST /api/v1/trade-ins/{trade_in_id}/take-into-stock": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "POST /api/v1/trade-ins/{trade_in_id}/accept": Expect(default_status=404),
+    "POST /api/v1/trade-ins/{trade_in_id}/decline": Expect(default_status=404),
+    # Calendars: appraisers (own), heads, sales; sales_a is no appraiser: 404.
+    "GET /api/v1/appraisers/{user_id}/calendar": Expect(
+        default_status=404, params=lambda world: {"user_id": world.users["sales_a"].pk}
+    ),
     # Promotions and equipment (orders/tests/test_api_catalog.py): no orders exist here.
     "GET /api/v1/orders/{order_id}/available-promotions": Expect(default_status=404),
     "GET /api/v1/orders/{order_id}/promotions": Expect(default_status=404),
