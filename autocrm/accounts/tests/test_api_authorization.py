@@ -324,6 +324,29 @@ EXPECTATIONS: dict[str, Expect] = {
     "GET /api/v1/appraisers/{user_id}/calendar": Expect(
         default_status=404, params=lambda world: {"user_id": world.users["sales_a"].pk}
     ),
+    # Invoices, payments and refunds (orders/tests/test_api_invoices.py for rows, scoping
+    # and refusals): nothing of orders exists in this world, so ids are 404 and lists
+    # empty; deciding refunds is for heads and above, so sales managers get 403 first.
+    "POST /api/v1/orders/{order_id}/invoices": Expect(default_status=404),
+    "GET /api/v1/orders/{order_id}/invoices": Expect(default_status=404),
+    "GET /api/v1/invoices/{invoice_id}": Expect(default_status=404),
+    "GET /api/v1/invoices/{invoice_id}/pdf": Expect(default_status=404),
+    "POST /api/v1/invoices/{invoice_id}/cancel": Expect(default_status=404),
+    "GET /api/v1/invoices/{invoice_id}/payments": Expect(default_status=404),
+    "POST /api/v1/invoices/{invoice_id}/payments": Expect(default_status=404),
+    "GET /api/v1/invoices/{invoice_id}/refunds": Expect(default_status=404),
+    "POST /api/v1/invoices/{invoice_id}/refunds": Expect(default_status=404),
+    "GET /api/v1/refunds": Expect(rows=dict.fromkeys(NAMED_USERS, set())),
+    "GET /api/v1/refunds/{refund_id}": Expect(default_status=404),
+    "POST /api/v1/refunds/{refund_id}/approve": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "POST /api/v1/refunds/{refund_id}/reject": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
+    "POST /api/v1/refunds/{refund_id}/complete": Expect(
+        default_status=404, status={"sales_a": 403, "sales_b": 403}
+    ),
     # Promotions and equipment (orders/tests/test_api_catalog.py): no orders exist here.
     "GET /api/v1/orders/{order_id}/available-promotions": Expect(default_status=404),
     "GET /api/v1/orders/{order_id}/promotions": Expect(default_status=404),
