@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -274,3 +275,158 @@ def build_order_catalog() -> dict[str, int]:
 
 
 register_demo_step(400, build_order_catalog, name="orders.catalog")
+
+
+# --- orders in every status -------------------------------------------------------------
+
+# The seed car stays free: the walkthrough orders it from its card.
+DEMO_ORDER_COMMENT = "Демо-заказ"
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    status: str  # the status the order ends in
+    promotion: bool = False
+    package: bool = False
+    reservation_paid: bool = False  # a reservation invoice of 10 000, paid
+    paid_in_full: bool = False
+    refund_requested: bool = False
+
+
+ORDER_PLANS: tuple[OrderPlan, ...] = (
+    OrderPlan("draft"),
+    OrderPlan("draft", promotion=True, package=True),
+    OrderPlan("confirmed", promotion=True, package=True, reservation_paid=True),
+    OrderPlan("confirmed", reservation_paid=True, refund_requested=True),
+    OrderPlan("paid", promotion=True, reservation_paid=True, paid_in_full=True),
+    OrderPlan("ready", package=True, reservation_paid=True, paid_in_full=True),
+    OrderPlan("delivered", promotion=True, package=True, paid_in_full=True),
+    OrderPlan("cancelled"),
+)
+
+
+def _demo_cars(dealer_center: DealerCenter, count: int) -> list[Vehicle]:
+    from autocrm.inventory.demo import SEED_CAR
+    from autocrm.inventory.models import ReservationStatus
+
+    return list(
+        Vehicle.objects.filter(
+            dealer_center=dealer_center,
+            in_stock=True,
+            reservation_status=ReservationStatus.FREE,
+            condition="new",
+        )
+        .exclude(vin=SEED_CAR.vin)
+        .order_by("stock_code")[:count]
+    )
+
+
+def _make_order(plan: OrderPlan, index: int, car: Vehicle, manager: Any) -> None:
+    from django.utils import timezone
+
+    from autocrm.clients.models import Client
+    from autocrm.orders.selectors_catalog import packages_available, promotions_available
+    from autocrm.orders.services.catalog import equipment_add, promotion_apply
+    from autocrm.orders.services.invoices import invoice_issue, payment_register, refund_request
+    from autocrm.orders.services.orders import order_create_from_vehicle, order_transition
+
+    client = (
+        Client.objects.filter(dealer_center=car.dealer_center, merged_into__isnull=True)
+        .order_by("pk")[index : index + 1]
+        .get()
+    )
+    order = order_create_from_vehicle(
+        actor=manager, client=client, vehicle=car, comment=DEMO_ORDER_COMMENT
+    )
+    if plan.promotion:
+        offered = list(promotions_available(order))
+        if offered:
+            promotion_apply(actor=manager, order=order, promotion=offered[0])
+    if plan.package:
+        packages = list(packages_available(order))
+        if packages:
+            equipment_add(actor=manager, order=order, package=packages[0])
+    if plan.status == "cancelled":
+        order_transition(actor=manager, order=order, to="cancelled", reason="Клиент передумал")
+        return
+    if plan.status == "draft":
+        return
+    order = order_transition(actor=manager, order=order, to="confirmed")
+    now = timezone.now()
+    if plan.reservation_paid:
+        invoice = invoice_issue(actor=manager, order=order, kind="reservation", amount=10000)
+        payment_register(
+            actor=manager,
+            invoice=invoice,
+            amount=invoice.amount,
+            paid_at=now,
+            idempotency_key=f"demo-{order.pk}-reservation",
+        )
+        if plan.refund_requested:
+            refund_request(
+                actor=manager,
+                invoice=invoice,
+                amount=invoice.amount,
+                reason="Клиент отказался от брони, деньги возвращаются",
+            )
+    if plan.paid_in_full:
+        order.refresh_from_db()
+        invoice = invoice_issue(actor=manager, order=order, kind="final", amount=order.balance_due)
+        payment_register(
+            actor=manager,
+            invoice=invoice,
+            amount=invoice.amount,
+            paid_at=now,
+            idempotency_key=f"demo-{order.pk}-final",
+        )
+    order.refresh_from_db()
+    if plan.status in ("ready", "delivered"):
+        order = order_transition(actor=manager, order=order, to="ready")
+    if plan.status == "delivered":
+        order_transition(actor=manager, order=order, to="delivered")
+
+
+def _importer_order(dealer_center: DealerCenter, manager: Any) -> None:
+    from autocrm.clients.models import Client
+    from autocrm.orders.services.orders import importer_order_transition, order_create_importer
+
+    car_model = CarModel.objects.filter(make__code="chery", name="Tiggo 8 Pro").first()
+    client = Client.objects.filter(dealer_center=dealer_center).order_by("-pk").first()
+    if car_model is None or client is None:
+        return
+    order = order_create_importer(
+        actor=manager,
+        client=client,
+        dealer_center=dealer_center,
+        car_model=car_model,
+        trim=car_model.trims.order_by("name").first(),
+        color="Серый металлик",
+        options="Пакет «Зима», панорамная крыша",
+        expected_price=Decimal("3349900"),
+        comment=DEMO_ORDER_COMMENT,
+    )
+    for status in ("confirmed", "in_production"):
+        order = importer_order_transition(
+            actor=manager, order=order, to=status, importer_reference="CH-RU-2026-118406"
+        )
+
+
+def build_orders() -> dict[str, int]:
+    from autocrm.accounts.models import User
+    from autocrm.orders.models import Order
+
+    dealer_center = DealerCenter.objects.filter(code="murmansk-chery").first()
+    manager = User.objects.filter(username="manager").first()
+    if dealer_center is None or manager is None:
+        return {}
+    if not Order.objects.filter(comment=DEMO_ORDER_COMMENT).exists():
+        cars = _demo_cars(dealer_center, len(ORDER_PLANS))
+        for index, (plan, car) in enumerate(zip(ORDER_PLANS, cars, strict=False)):
+            with transaction.atomic():
+                _make_order(plan, index, car, manager)
+        with transaction.atomic():
+            _importer_order(dealer_center, manager)
+    return {"sales orders": Order.objects.count()}
+
+
+register_demo_step(500, build_orders, name="orders.orders")
