@@ -59,6 +59,13 @@ MODULES: list[Module] = [
         _("The sales funnel: pipelines, stages, the board of deals."),
     ),
     Module(
+        "orders",
+        _("Orders"),
+        "orders:order_list",
+        "orders.view_orders",
+        _("Sales orders: equipment, promotions, invoices and payments, trade-ins."),
+    ),
+    Module(
         "tasks",
         _("My tasks"),
         "sales:my_tasks",
