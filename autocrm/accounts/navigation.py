@@ -66,6 +66,20 @@ MODULES: list[Module] = [
         _("Sales orders: equipment, promotions, invoices and payments, trade-ins."),
     ),
     Module(
+        "appraisals",
+        _("Appraisals"),
+        "trade_ins:calendar",
+        "trade_ins.view_calendar",
+        _("The buy-out department's inspections: calendar and appraisals."),
+    ),
+    Module(
+        "promotions",
+        _("Promotions"),
+        "orders:promotion_list",
+        "orders.manage_promotions",
+        _("Importer promotions from the bulletins, offered in sales orders."),
+    ),
+    Module(
         "tasks",
         _("My tasks"),
         "sales:my_tasks",
