@@ -88,7 +88,7 @@ def loan_terms_for_order(
     if down_payment_percent is not None:
         if not 0 <= down_payment_percent < HUNDRED:
             raise ValidationFailed(
-                _("The down payment is from 0 to 100 % of the order."),
+                _("The down payment is from 0 to 100 percent of the order."),
                 field="down_payment_percent",
             )
         down_payment = round_money(order_amount * down_payment_percent / HUNDRED)

@@ -201,7 +201,7 @@ class AppraisalPlace(models.TextChoices):
 
 class AppointmentStatus(models.TextChoices):
     BOOKED = "booked", _("Booked")
-    DONE = "done", _("Done")
+    DONE = "done", pgettext_lazy("appointment status", "Done")
     CANCELLED = "cancelled", _("Cancelled")
 
 

@@ -30,6 +30,7 @@ from autocrm.inventory.models import (
     Vehicle,
 )
 from autocrm.inventory.vin import is_valid_vin
+from autocrm.orders.models import ACTIVE_ORDER_STATUSES, Order, OrderStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +90,8 @@ def test_seed_demo_adds_a_believable_stock_on_every_site():
         assert None not in (car.body_id, car.drive_id, car.engine_id, car.transmission_id)
         assert car.color_id is not None
         assert car.model_year == car.pts_year
-        assert car.in_stock
+        # The demo's delivered sales order has sold one car out of stock.
+        assert car.in_stock or car.reservation_status == "sold"
         status = car.logistics_status.code
         if car.condition == Condition.NEW:
             new_statuses[status] = new_statuses.get(status, 0) + 1
@@ -154,11 +156,16 @@ def test_reservations_inspections_and_pledges_go_through_the_services():
 
     reserved = Vehicle.objects.filter(reservation_status=ReservationStatus.RESERVED)
     assert reserved.count() >= 20
-    assert not Vehicle.objects.filter(reservation_status=ReservationStatus.SOLD).exists()
+    # Cars are sold only by delivered sales orders (the orders demo delivers one).
+    sold = Vehicle.objects.filter(reservation_status=ReservationStatus.SOLD)
+    delivered = Order.objects.filter(status=OrderStatus.DELIVERED).values_list("vehicle", flat=True)
+    assert set(sold.values_list("pk", flat=True)) == set(delivered)
     active = Reservation.objects.filter(is_active=True).select_related("client", "manager")
-    assert set(active.values_list("vehicle_id", flat=True)) == set(
-        reserved.values_list("pk", flat=True)
-    )
+    # A reserved car is held by a stock reservation or by an active sales order.
+    ordered = Order.objects.filter(status__in=ACTIVE_ORDER_STATUSES, vehicle__isnull=False)
+    assert set(active.values_list("vehicle_id", flat=True)) | set(
+        ordered.values_list("vehicle_id", flat=True)
+    ) == set(reserved.values_list("pk", flat=True))
     for reservation in active:
         assert reservation.client is not None
         assert reservation.expires_at > timezone.now()

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.accounts.models import Brand, Consignor, DealerCenter
 from autocrm.clients.models import Client
@@ -82,7 +83,7 @@ class OrderStatus(models.TextChoices):
     CONFIRMED = "confirmed", _("Confirmed")
     PAID = "paid", _("Paid")
     READY = "ready", _("Ready for delivery")
-    DELIVERED = "delivered", _("Delivered")
+    DELIVERED = "delivered", pgettext_lazy("order status", "Delivered")
     CANCELLED = "cancelled", _("Cancelled")
 
 
