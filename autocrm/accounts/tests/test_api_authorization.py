@@ -336,7 +336,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "POST /api/v1/invoices/{invoice_id}/payments": Expect(default_status=404),
     "GET /api/v1/invoices/{invoice_id}/refunds": Expect(default_status=404),
     "POST /api/v1/invoices/{invoice_id}/refunds": Expect(default_status=404),
-    "GET /api/v1/refunds": Expect(rows=dict.fromkeys(NAMED_USERS, set())),
+    "GET /api/v1/refunds": Expect(rows={name: set() for name in NAMED_USERS}),
     "GET /api/v1/refunds/{refund_id}": Expect(default_status=404),
     "POST /api/v1/refunds/{refund_id}/approve": Expect(
         default_status=404, status={"sales_a": 403, "sales_b": 403}

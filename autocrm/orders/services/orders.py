@@ -342,9 +342,7 @@ def order_transition(*, actor: Any, order: Order, to: str, reason: str = "") -> 
 
 
 def _is_supervisor(actor: Any) -> bool:
-    return bool(getattr(actor, "is_authenticated", False)) and actor.has_role(
-        *SUPERVISING_ROLES
-    )
+    return bool(getattr(actor, "is_authenticated", False)) and actor.has_role(*SUPERVISING_ROLES)
 
 
 def _cancel_open_invoices(order: Order, actor: Any) -> None:
