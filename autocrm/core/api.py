@@ -7,15 +7,18 @@ same way (docs/api.md, "Conventions").
 from __future__ import annotations
 
 import json
-from typing import Any, Generic, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar, overload
 
 import pydantic
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Path, Schema
 from ninja.errors import ValidationError
+from pydantic import AfterValidator, PlainValidator, WithJsonSchema
 
 from autocrm.core.errors import NotAllowed, NotFound
+from autocrm.core.money import MAX_AMOUNT, round_money
 
 T = TypeVar("T")
 
@@ -25,6 +28,60 @@ DEFAULT_LIMIT = 50
 MAX_OFFSET = 1_000_000_000
 # Primary keys are 64-bit on every supported database.
 MAX_ID = 2**63 - 1
+# Catalog names (makes, models, trims, cities) are at most this long.
+NAME_LENGTH = 100
+
+
+def no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused as bad input rather than a 500.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed.")
+    return value
+
+
+def id_or_name(value: Any) -> int | str:
+    """A catalog reference: an integer id, or a name (a string, even of digits: models
+    such as "3" or "5008" exist)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("Send a name (string) or an id (integer).")
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_ID:
+            raise ValueError(f"An id is between 1 and {MAX_ID}.")
+        return value
+    name = no_nul(value).strip()
+    if not name:
+        raise ValueError("The name is empty.")
+    if len(name) > NAME_LENGTH:
+        raise ValueError(f"A name has at most {NAME_LENGTH} characters.")
+    return name
+
+
+# Field types of request bodies shared by every app's API.
+Text = Annotated[str, AfterValidator(no_nul)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Roubles and kopecks, zero or more (a money column's range).
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, max_digits=14, decimal_places=2)]
+
+
+@overload
+def money(value: Decimal) -> str: ...
+@overload
+def money(value: None) -> None: ...
+def money(value: Decimal | None) -> str | None:
+    """An amount as the API shows it: a decimal string with kopecks ("1829900.00")."""
+    return None if value is None else f"{round_money(value):f}"
+
+
+IdOrName = Annotated[
+    int | str,
+    PlainValidator(id_or_name),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
+            "description": "A name, or an id.",
+        }
+    ),
+]
 
 
 class ListParams(Schema):

@@ -8,6 +8,8 @@ from typing import Any
 from django.db import models
 
 KOPECK = Decimal("0.01")
+# The largest amount a MoneyField holds (14 digits, 2 of them kopecks).
+MAX_AMOUNT = Decimal("999999999999.99")
 DEFAULT_CURRENCY = "RUB"
 
 

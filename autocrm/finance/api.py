@@ -14,18 +14,21 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator, ConfigDict
+from pydantic import ConfigDict
 
 from autocrm.core.api import (
     DETAIL_ERROR_RESPONSES,
     ERROR_RESPONSES,
     MAX_ID,
+    Amount,
     ErrorOut,
     ListParams,
     Page,
+    Text,
     body_schema,
     get_or_404,
     json_body,
+    money,
     object_id,
     paginate,
     require_perm,
@@ -33,7 +36,7 @@ from autocrm.core.api import (
 from autocrm.core.errors import ValidationFailed
 from autocrm.finance import selectors, services
 from autocrm.finance.models import FinancialProduct, OrderProduct
-from autocrm.orders.api import OrderTotalsOut, money, order_totals, visible_order
+from autocrm.orders.api import OrderTotalsOut, order_totals, visible_order
 
 router = Router(tags=["financial products"])
 
@@ -46,14 +49,6 @@ ProductKindName = Literal[
 ]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-Amount = Annotated[Decimal, Field(ge=0, le=services.MAX_AMOUNT, max_digits=14, decimal_places=2)]
 Term = Annotated[int, Field(ge=0, le=services.MAX_TERM_MONTHS)]
 
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from autocrm.core.audit import user_or_none
 from autocrm.core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from autocrm.core.money import round_money
+from autocrm.core.money import MAX_AMOUNT, round_money
 from autocrm.finance.models import FinancialProduct, OrderProduct, ProductKind
 from autocrm.orders.models import Order, OrderEventKind
 from autocrm.orders.services.orders import (
@@ -27,7 +27,6 @@ from autocrm.orders.services.orders import (
 SELL_PERMISSION = "orders.sell"
 MANAGE_PERMISSION = "finance.manage_products"
 MAX_TERM_MONTHS = 600
-MAX_AMOUNT = Decimal("999999999999.99")
 
 # History rows of products: what happened to the product named in ``text``.
 ADDED = "added"

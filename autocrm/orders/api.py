@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator, ConfigDict, PlainValidator, WithJsonSchema
+from pydantic import ConfigDict
 
 from autocrm.accounts.models import Brand, DealerCenter
 from autocrm.accounts.scoping import can_see_dealer_center, scope_queryset
@@ -29,18 +28,21 @@ from autocrm.clients.selectors import client_list
 from autocrm.core.api import (
     DETAIL_ERROR_RESPONSES,
     ERROR_RESPONSES,
-    MAX_ID,
+    Amount,
     ErrorOut,
+    Id,
+    IdOrName,
     ListParams,
     Page,
+    Text,
     body_schema,
     json_body,
+    money,
     object_id,
     paginate,
     require_perm,
 )
 from autocrm.core.errors import DomainError, NotFound, ValidationFailed
-from autocrm.core.money import round_money
 from autocrm.inventory.models import CarModel, Color, Trim, Vehicle
 from autocrm.orders import selectors
 from autocrm.orders.models import (
@@ -65,7 +67,6 @@ VIEW_PERMISSION = "orders.view_orders"
 SELL_PERMISSION = "orders.sell"
 
 # The largest amount a MoneyField holds (14 digits, 2 of them kopecks).
-MAX_AMOUNT = Decimal("999999999999.99")
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(9000, 12, 31)
 NAME_LENGTH = 100  # make, model and trim names (inventory's catalog)
@@ -75,50 +76,6 @@ ImporterStatusName = Literal[
     "requested", "confirmed", "in_production", "shipped", "arrived", "cancelled"
 ]
 OrderKindName = Literal["stock", "importer"]
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused as bad input rather than a 500.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
-def _id_or_name(value: Any) -> int | str:
-    """A catalog reference: an integer id, or a name (a string, even of digits: models
-    such as "3" or "5008" exist)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("Send a name (string) or an id (integer).")
-    if isinstance(value, int):
-        if not 1 <= value <= MAX_ID:
-            raise ValueError(f"An id is between 1 and {MAX_ID}.")
-        return value
-    name = _no_nul(value).strip()
-    if not name:
-        raise ValueError("The name is empty.")
-    if len(name) > NAME_LENGTH:
-        raise ValueError(f"A name has at most {NAME_LENGTH} characters.")
-    return name
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, max_digits=14, decimal_places=2)]
-IdOrName = Annotated[
-    int | str,
-    PlainValidator(_id_or_name),
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
-            "description": "A name, or an id.",
-        }
-    ),
-]
-
-
-def money(value: Decimal | None) -> str | None:
-    """An amount as the API shows it: a decimal string with kopecks ("1829900.00")."""
-    return None if value is None else f"{round_money(value):f}"
 
 
 # --- output ------------------------------------------------------------------------------
@@ -352,7 +309,7 @@ def _dealer_center(dealer_center_id: int | None) -> DealerCenter:
 M = TypeVar("M", bound=Model)
 
 
-def _by_id_or_name(queryset: QuerySet[M], value: int | str, *names: Callable[[M], str]) -> M | None:
+def _byid_or_name(queryset: QuerySet[M], value: int | str, *names: Callable[[M], str]) -> M | None:
     """One catalog row by id, or by name compared without case (in Python: the candidate
     rows are few, and SQLite folds only ASCII case, not Cyrillic)."""
     if isinstance(value, int):
@@ -370,7 +327,7 @@ def _importer_car(
 ) -> tuple[CarModel, Trim | None]:
     make = None
     if payload.make is not None:
-        make = _by_id_or_name(Brand.objects.all(), payload.make, lambda b: b.name, lambda b: b.code)
+        make = _byid_or_name(Brand.objects.all(), payload.make, lambda b: b.name, lambda b: b.code)
         if make is None:
             raise ValidationFailed(_("Unknown make."), field="importer_order.make")
     if isinstance(payload.model, str):
@@ -379,7 +336,7 @@ def _importer_car(
                 _("Name the make of the model, or send the model's id."),
                 field="importer_order.make",
             )
-        car_model = _by_id_or_name(
+        car_model = _byid_or_name(
             CarModel.objects.filter(make=make), payload.model, lambda m: m.name
         )
     else:
@@ -392,7 +349,7 @@ def _importer_car(
         )
     trim = None
     if payload.trim is not None:
-        trim = _by_id_or_name(
+        trim = _byid_or_name(
             Trim.objects.filter(car_model=car_model), payload.trim, lambda t: t.name
         )
         if trim is None:
@@ -665,7 +622,7 @@ def _arrival(
         fields["stock_code"] = arrival.stock_code.strip()
     colors = Color.objects.all()
     if arrival.color is not None:
-        color = _by_id_or_name(colors, arrival.color, lambda c: c.name)
+        color = _byid_or_name(colors, arrival.color, lambda c: c.name)
         if color is None:
             raise ValidationFailed(_("Unknown colour."), field="arrival.color")
         fields["color"] = color
@@ -673,7 +630,7 @@ def _arrival(
         ordered = ImporterOrder.objects.filter(order=order).values_list("color", flat=True).first()
         if ordered:
             # The ordered colour when the catalog knows it; otherwise none yet.
-            fields["color"] = _by_id_or_name(colors, ordered.strip(), lambda c: c.name)
+            fields["color"] = _byid_or_name(colors, ordered.strip(), lambda c: c.name)
     return fields
 
 

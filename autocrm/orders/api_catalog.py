@@ -18,7 +18,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator, ConfigDict, PlainValidator, WithJsonSchema, field_validator
+from pydantic import ConfigDict, field_validator
 
 from autocrm.accounts.models import Brand, City
 from autocrm.accounts.scoping import scope_queryset
@@ -26,18 +26,22 @@ from autocrm.core.api import (
     DETAIL_ERROR_RESPONSES,
     ERROR_RESPONSES,
     MAX_ID,
+    Amount,
     ErrorOut,
+    Id,
+    IdOrName,
     ListParams,
     Page,
+    Text,
     body_schema,
     get_or_404,
     json_body,
+    money,
     object_id,
     paginate,
     require_perm,
 )
 from autocrm.core.errors import NotAllowed, ValidationFailed
-from autocrm.core.money import round_money
 from autocrm.inventory.models import CarModel, Trim
 from autocrm.orders import selectors_catalog as catalog
 from autocrm.orders.models import (
@@ -62,7 +66,6 @@ EQUIPMENT_PERMISSION = "orders.manage_equipment"
 # packages, and those who see the deal passport.
 COST_PERMISSIONS = (EQUIPMENT_PERMISSION, "orders.view_deal_passport")
 
-MAX_AMOUNT = Decimal("999999999999.99")
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(9000, 12, 31)
 NAME_LENGTH = 100  # make, model, trim and city names
@@ -71,50 +74,8 @@ MAX_CITIES = 500
 M = TypeVar("M", bound=Model)
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused as bad input rather than a 500.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
-def _id_or_name(value: Any) -> int | str:
-    """A catalog reference: an integer id, or a name (a string, even of digits: models
-    such as "3" or "5008" exist)."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("Send a name (string) or an id (integer).")
-    if isinstance(value, int):
-        if not 1 <= value <= MAX_ID:
-            raise ValueError(f"An id is between 1 and {MAX_ID}.")
-        return value
-    name = _no_nul(value).strip()
-    if not name:
-        raise ValueError("The name is empty.")
-    if len(name) > NAME_LENGTH:
-        raise ValueError(f"A name has at most {NAME_LENGTH} characters.")
-    return name
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-IdOrName = Annotated[
-    int | str,
-    PlainValidator(_id_or_name),
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
-            "description": "A name, or an id.",
-        }
-    ),
-]
-Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, max_digits=14, decimal_places=2)]
 Percent = Annotated[Decimal, Field(max_digits=5, decimal_places=2)]
 Day = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
-
-
-def money(value: Decimal | None) -> str | None:
-    """An amount as the API shows it: a decimal string with kopecks ("1829900.00")."""
-    return None if value is None else f"{round_money(value):f}"
 
 
 def _percent(value: Decimal | None) -> str | None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator, field_validator
+from pydantic import field_validator
 
 from autocrm.core.api import (
     DETAIL_ERROR_RESPONSES,
@@ -23,13 +23,14 @@ from autocrm.core.api import (
     ErrorOut,
     ListParams,
     Page,
+    Text,
     body_schema,
     json_body,
+    money,
     object_id,
     paginate,
     require_perm,
 )
-from autocrm.core.money import round_money
 from autocrm.orders import selectors, selectors_invoices
 from autocrm.orders.models import Invoice, Payment, Refund
 from autocrm.orders.pdf import invoice_filename, render_invoice_pdf
@@ -51,14 +52,6 @@ PaymentMethodName = Literal["cash", "card", "bank_transfer", "credit"]
 RefundStatusName = Literal["requested", "approved", "rejected", "refunded"]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused as bad input rather than a 500.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 Amount = Annotated[
     Decimal,
     Field(
@@ -69,10 +62,6 @@ Amount = Annotated[
         description='Roubles, at most two decimals: "10000.00" or 10000.',
     ),
 ]
-
-
-def money(value: Decimal) -> str:
-    return f"{round_money(value):f}"
 
 
 # --- output ------------------------------------------------------------------------------

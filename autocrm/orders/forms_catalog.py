@@ -11,13 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from autocrm.accounts.models import Brand, City
 from autocrm.core.errors import DomainError
+from autocrm.core.money import MAX_AMOUNT
 from autocrm.inventory.models import CarModel, Trim
 from autocrm.orders.models import InstallationStatus, Promotion
 
 _SELECT = {"class": "form-select"}
 _INPUT = {"class": "form-control"}
 _CHECK = {"class": "form-check-input"}
-MAX_AMOUNT = Decimal("999999999999.99")
 
 # The services name fields as the API does; the form's own names differ here and there.
 SERVICE_FIELDS = {"model": "car_model"}

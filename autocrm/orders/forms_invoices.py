@@ -11,11 +11,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from autocrm.core.money import MAX_AMOUNT
 from autocrm.orders.models import InvoiceKind, PaymentMethod
 
 _INPUT = {"class": "form-control form-control-sm"}
 _SELECT = {"class": "form-select form-select-sm"}
-MAX_AMOUNT = Decimal("999999999999.99")
 
 
 class MoneyField(forms.Field):

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator, ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator
 
 from autocrm.accounts.models import DealerCenter
 from autocrm.accounts.scoping import can_see_dealer_center
@@ -30,8 +30,10 @@ from autocrm.core.api import (
     MAX_ID,
     ErrorItem,
     ErrorOut,
+    Id,
     ListParams,
     Page,
+    Text,
     body_schema,
     get_or_404,
     json_body,
@@ -73,16 +75,6 @@ DealStateName = Literal["open", "won", "lost"]
 TaskStatusName = Literal["open", "done", "cancelled"]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused here as bad input rather than failing in
-    # the database (500).
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Budget = Annotated[Decimal, Field(ge=0, le=MAX_BUDGET, max_digits=14, decimal_places=2)]
 
 

@@ -26,10 +26,11 @@ from autocrm.accounts.scoping import can_see_dealer_center
 from autocrm.accounts.selectors import site_list
 from autocrm.core.api import (
     DETAIL_ERROR_RESPONSES,
-    MAX_ID,
     ErrorOut,
+    Id,
     ListParams,
     Page,
+    Text,
     body_schema,
     json_body,
     object_id,
@@ -59,13 +60,6 @@ LATEST_YEAR = 9000
 PlaceName = Literal["dealer_center", "client_address"]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refused here as bad input rather than a 500.
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed.")
-    return value
-
-
 def _moment(value: datetime) -> datetime:
     if not (EARLIEST_YEAR <= value.year <= LATEST_YEAR):
         raise ValueError(f"The year must be between {EARLIEST_YEAR} and {LATEST_YEAR}.")
@@ -78,10 +72,8 @@ def _day(value: date) -> date:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
 Moment = Annotated[datetime, AfterValidator(_moment)]
 Day = Annotated[date, AfterValidator(_day)]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Amount = Annotated[Decimal, Field(max_digits=14, decimal_places=2, allow_inf_nan=False)]
 
 

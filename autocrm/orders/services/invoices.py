@@ -29,7 +29,7 @@ from autocrm.communications.models import NotificationKind
 from autocrm.communications.services import notification_create
 from autocrm.core.audit import user_or_none
 from autocrm.core.errors import Conflict, NotAllowed, TransitionNotAllowed, ValidationFailed
-from autocrm.core.money import round_money
+from autocrm.core.money import MAX_AMOUNT, round_money
 from autocrm.orders.models import (
     REFUND_TRANSITIONS,
     Invoice,
@@ -54,7 +54,6 @@ from autocrm.orders.services.orders import (
 
 ZERO = Decimal("0")
 # The largest amount a MoneyField holds (14 digits, 2 of them kopecks).
-MAX_AMOUNT = Decimal("999999999999.99")
 NUMBER_DIGITS = 7  # POC0002235: the prefix and seven digits, as in the seed
 MAX_KEY_LENGTH = 100
 MAX_REASON_LENGTH = 500
