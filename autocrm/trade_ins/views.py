@@ -514,38 +514,40 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, trade_in, accept_form=form, status=400)
 
 
-@require_POST
-@login_required
-def decline(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, "trade_ins.decline")
+def _with_reason(
+    request: HttpRequest, pk: int, permission: str, service: Any, done: str
+) -> HttpResponse:
+    """A decision that takes only a reason: decline the offer, cancel the trade-in."""
+    _require(request, permission)
     trade_in = _trade_in_or_404(request, pk)
     form = ReasonForm(request.POST)
     form.is_valid()
     try:
-        services.trade_in_decline(
-            actor=request.user, trade_in=trade_in, reason=form.cleaned_data.get("reason", "")
-        )
+        service(actor=request.user, trade_in=trade_in, reason=form.cleaned_data.get("reason", ""))
     except DomainError as error:
         return _refused(request, error, trade_in)
-    messages.success(request, _("The offer is declined."))
+    messages.success(request, done)
     return _done(request, trade_in)
+
+
+@require_POST
+@login_required
+def decline(request: HttpRequest, pk: int) -> HttpResponse:
+    return _with_reason(
+        request, pk, "trade_ins.decline", services.trade_in_decline, _("The offer is declined.")
+    )
 
 
 @require_POST
 @login_required
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, "trade_ins.reschedule")
-    trade_in = _trade_in_or_404(request, pk)
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    try:
-        services.trade_in_cancel(
-            actor=request.user, trade_in=trade_in, reason=form.cleaned_data.get("reason", "")
-        )
-    except DomainError as error:
-        return _refused(request, error, trade_in)
-    messages.success(request, _("The trade-in is cancelled."))
-    return _done(request, trade_in)
+    return _with_reason(
+        request,
+        pk,
+        "trade_ins.reschedule",
+        services.trade_in_cancel,
+        _("The trade-in is cancelled."),
+    )
 
 
 @require_POST
