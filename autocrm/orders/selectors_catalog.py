@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -22,6 +21,7 @@ from autocrm.accounts.models import Brand, City, DealerCenter, Site
 from autocrm.accounts.scoping import scope_queryset
 from autocrm.core.errors import ValidationFailed
 from autocrm.core.money import round_money
+from autocrm.core.timezones import local_today, zone_named
 from autocrm.inventory.models import CarModel, Trim
 from autocrm.orders.models import (
     EquipmentPackage,
@@ -84,17 +84,14 @@ def order_car(order: Order) -> OrderCar:
     return OrderCar(importer_order.make, importer_order.car_model, importer_order.trim, None, city)
 
 
-def dealer_center_zone(dealer_center: DealerCenter) -> Any:
-    try:
-        return zoneinfo.ZoneInfo(dealer_center.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.get_current_timezone()
+def dealer_center_zone(dealer_center: DealerCenter) -> zoneinfo.ZoneInfo:
+    return zone_named(dealer_center.time_zone)
 
 
 def dealer_center_today(dealer_center: DealerCenter, now: datetime | None = None) -> date:
     """Today's date where the dealer center is: a promotion that ends "today" in Moscow is
     over in Vladivostok once midnight has passed there."""
-    return timezone.localtime(now or timezone.now(), dealer_center_zone(dealer_center)).date()
+    return local_today(dealer_center.time_zone, now)
 
 
 # --- promotions ---------------------------------------------------------------------------

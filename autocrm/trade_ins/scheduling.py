@@ -16,13 +16,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from autocrm.accounts.models import DealerCenter, User
 from autocrm.accounts.roles import RoleCode
 from autocrm.accounts.working_time import WorkSchedule, schedule_for
+from autocrm.core.timezones import zone_named
 from autocrm.trade_ins.models import (
     AppointmentStatus,
     AppraisalAppointment,
@@ -57,10 +57,7 @@ def booking_rules(dealer_center_id: int) -> BookingRules:
 
 
 def zone_of(dealer_center: DealerCenter) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(dealer_center.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return zone_named(dealer_center.time_zone)
 
 
 def opening(schedule: WorkSchedule, day: date) -> tuple[datetime, datetime] | None:

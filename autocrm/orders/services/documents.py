@@ -30,7 +30,7 @@ from autocrm.accounts.roles import SUPERVISING_ROLES
 from autocrm.core.errors import Conflict, NotAllowed, ValidationFailed
 from autocrm.core.pdf import render_pdf
 from autocrm.core.storage import check_upload
-from autocrm.core.timezones import local_today
+from autocrm.core.timezones import local_today, zone_named
 from autocrm.orders.models import (
     Document,
     DocumentKind,
@@ -245,7 +245,7 @@ def _acceptance_act(order: Order) -> bytes:
 
 
 def _zone(order: Order) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(order.dealer_center.time_zone)
+    return zone_named(order.dealer_center.time_zone)
 
 
 @transaction.atomic

@@ -11,7 +11,6 @@ balance and payment status are current when it commits.
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -30,6 +29,7 @@ from autocrm.communications.services import notification_create
 from autocrm.core.audit import user_or_none
 from autocrm.core.errors import Conflict, NotAllowed, TransitionNotAllowed, ValidationFailed
 from autocrm.core.money import MAX_AMOUNT, round_money
+from autocrm.core.timezones import local_today, zone_named
 from autocrm.orders.models import (
     REFUND_TRANSITIONS,
     Invoice,
@@ -73,14 +73,11 @@ def _require_perm(actor: Any, permission: str) -> None:
 
 def dealer_center_zone(order: Order) -> tzinfo:
     """The order's dealer center's time zone (the project default if it is unusable)."""
-    try:
-        return zoneinfo.ZoneInfo(order.dealer_center.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.get_default_timezone()
+    return zone_named(order.dealer_center.time_zone)
 
 
 def dealer_center_today(order: Order) -> date:
-    return timezone.localtime(timezone.now(), dealer_center_zone(order)).date()
+    return local_today(order.dealer_center.time_zone)
 
 
 def _amount(value: Any, *, field: str = "amount") -> Decimal:
