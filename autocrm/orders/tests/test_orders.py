@@ -152,3 +152,27 @@ def test_importer_order_goes_through_its_statuses_and_creates_the_car_on_arrival
     assert order.vehicle.price == Decimal("3100000.00")
     assert order.vehicle.reservation_status == ReservationStatus.RESERVED
     assert order.importer_order.status == ImporterOrderStatus.ARRIVED
+
+
+def test_only_a_head_takes_an_order_back_from_delivery() -> None:
+    from django.utils import timezone
+
+    from autocrm.orders.services.invoices import invoice_issue, payment_register
+
+    world = order_world()
+    order = order_transition(actor=world.manager, order=world.order(), to=OrderStatus.CONFIRMED)
+    invoice = invoice_issue(actor=world.manager, order=order, kind="final", amount=SEED_PRICE)
+    payment_register(
+        actor=world.manager,
+        invoice=invoice,
+        amount=SEED_PRICE,
+        paid_at=timezone.now(),
+        idempotency_key="back-from-delivery",
+    )
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID  # by the payment
+    order = order_transition(actor=world.manager, order=order, to=OrderStatus.READY)
+    with pytest.raises(NotAllowed):
+        order_transition(actor=world.manager, order=order, to=OrderStatus.PAID)
+    order = order_transition(actor=world.head, order=order, to=OrderStatus.PAID)
+    assert order.status == OrderStatus.PAID
