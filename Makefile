@@ -132,6 +132,7 @@ messages: setup-dev
 
 check-deploy: setup
 	DEBUG=0 SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=crm.example.com \
+	  PII_ENCRYPTION_KEYS="$$($(PY) -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

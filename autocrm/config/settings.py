@@ -166,6 +166,21 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(VAR_DIR / "media")))
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 # Largest uploaded document accepted (bytes).
 DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+
+# Where partners reach this CRM (the credit broker's callbacks): scheme, host and port.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Personal data of credit applicants (passport numbers, addresses ...) is encrypted at rest
+# with Fernet. The first key encrypts; every key decrypts, so a new key is put first and an
+# old one kept until `manage.py reencrypt_pii` has run. Production has no default; a
+# developer checkout derives one from SECRET_KEY (core.crypto).
+PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS", default=[])
+if not DEBUG and not PII_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured(
+        "PII_ENCRYPTION_KEYS is required when DEBUG is off (one or more Fernet keys, comma-"
+        "separated; make one with: python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())')."
+    )
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

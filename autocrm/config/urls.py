@@ -5,6 +5,7 @@ from django.urls import include, path
 from autocrm.accounts.forms import LoginForm
 from autocrm.config.api import api
 from autocrm.core.health import healthz
+from autocrm.finance.hooks import broker_callback
 
 admin.site.site_header = "AutoCRM"
 admin.site.site_title = "AutoCRM"
@@ -31,6 +32,8 @@ urlpatterns = [
     path("orders/", include("autocrm.orders.urls")),
     path("finance/", include("autocrm.finance.urls")),
     path("trade-ins/", include("autocrm.trade_ins.urls")),
+    # Before the channels' <kind>/<key>/ pattern, which would take "ecredit" for a channel.
+    path("hooks/ecredit/<int:connection_id>/", broker_callback, name="ecredit_callback"),
     path("hooks/", include(("autocrm.communications.urls_hooks", "hooks"))),
     path("", include("autocrm.core.urls")),
 ]

@@ -25,13 +25,21 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if key
-        not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "PYTEST_XDIST_WORKER"}
+        not in {
+            "SECRET_KEY",
+            "PII_ENCRYPTION_KEYS",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "PYTEST_XDIST_WORKER",
+        }
         and not key.startswith(("SECURE_", "DJANGO_"))
     }
     env |= {
         "DJANGO_SETTINGS_MODULE": "autocrm.config.settings",
         "DEBUG": "0",
         "AUTOCRM_VAR_DIR": str(tmp_path),
+        "PII_ENCRYPTION_KEYS": "Y3JlZGl0LXBpaS10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
     }
     env |= overrides
@@ -56,6 +64,15 @@ def test_refuses_to_start_without_secret_key(tmp_path):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+def test_refuses_to_start_without_a_personal_data_key(tmp_path):
+    env = production_env(tmp_path, SECRET_KEY="x" * 60, ALLOWED_HOSTS="crm.example.com")
+    del env["PII_ENCRYPTION_KEYS"]
+    result = run_python("import django; django.setup()", env)
+
+    assert result.returncode != 0
+    assert "PII_ENCRYPTION_KEYS is required when DEBUG is off" in result.stderr
 
 
 def test_manage_py_check_refuses_without_secret_key(tmp_path):

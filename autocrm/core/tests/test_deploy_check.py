@@ -15,7 +15,7 @@ def deploy_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PYTEST_XDIST_WORKER"}
+        if key not in {"SECRET_KEY", "PII_ENCRYPTION_KEYS", "DEBUG", "ALLOWED_HOSTS", "PYTEST_XDIST_WORKER"}
         and not key.startswith(("SECURE_", "DJANGO_"))
     }
     env |= {
@@ -23,6 +23,7 @@ def deploy_env(**overrides: str) -> dict[str, str]:
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "crm.example.com",
+        "PII_ENCRYPTION_KEYS": "Y3JlZGl0LXBpaS10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
     }
     # DATABASE_URL is inherited: the check runs against the engine this suite runs on.
     env |= overrides

@@ -1,5 +1,5 @@
 """Financial products sold with a car (insurance, assistance, bank products) and their
-place on sales orders. Credit programs and applications come with the credit module."""
+place on sales orders (credit programs and applications: models/credit.py)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ class FinancialProduct(TimeStampedModel):
         _("mandatory for credit"),
         default=False,
         help_text=_("Without it the bank does not approve the credit."),
+    )
+    broker_code = models.SlugField(
+        _("broker code"),
+        max_length=50,
+        blank=True,
+        help_text=_("How the credit broker names this product in a bank's offer."),
     )
     description = models.TextField(_("description"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
