@@ -78,7 +78,7 @@ run: export DEBUG ?= 1
 run: demo
 	@$(PY) manage.py seed_demo --print-logins
 	@echo "AutoCRM on http://$(HOST):$(PORT)/  (health: http://$(HOST):$(PORT)/healthz)"
-	@echo "Simulators: Telegram/WhatsApp/VK http://127.0.0.1:8081/  mail http://127.0.0.1:8025/  PBX http://127.0.0.1:8082/"
+	@echo "Simulators: Telegram/WhatsApp/VK http://127.0.0.1:8081/  mail http://127.0.0.1:8025/  PBX http://127.0.0.1:8082/  E-Credit http://127.0.0.1:8083/"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py db_worker --no-reload & \
 	  $(PY) manage.py scheduler & \

@@ -7,7 +7,8 @@ channels that ``seed_demo`` creates (``autocrm/sales/demo_channels.py``):
 - http://127.0.0.1:8081/  write to the CRM "as a client" in Telegram, WhatsApp or VK,
   and see what the CRM answered;
 - http://127.0.0.1:8025/  the mailboxes; send an e-mail as a client;
-- http://127.0.0.1:8082/  the PBX; call the dealer as a client.
+- http://127.0.0.1:8082/  the PBX; call the dealer as a client;
+- http://127.0.0.1:8083/  the E-Credit broker: credit applications and the banks' decisions.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import argparse
 import threading
 from typing import Any
 
+from autocrm.finance.demo_broker import (
+    DEMO_BROKER_API_KEY,
+    DEMO_BROKER_CALLBACK_SECRET,
+    DEMO_BROKER_LOGIN,
+    DEMO_BROKER_PORT,
+)
 from autocrm.sales.demo_channels import (
     DEMO_CHANNELS,
     DEMO_MAIL_PASSWORD,
@@ -25,7 +32,7 @@ from autocrm.sales.demo_channels import (
     SMTP_PORT,
     demo_webhook_path,
 )
-from simulators import mail, messengers, pbx
+from simulators import ecredit, mail, messengers, pbx
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,10 +91,22 @@ def main(argv: list[str] | None = None) -> int:
             event_delay=5.0,
         )
     )
+    handles.append(
+        ecredit.start(
+            "127.0.0.1",
+            DEMO_BROKER_PORT,
+            api_key=DEMO_BROKER_API_KEY,
+            login=DEMO_BROKER_LOGIN,
+            callback_secret=DEMO_BROKER_CALLBACK_SECRET,
+            # The banks answer one after another, so the demo shows decisions arriving.
+            decision_delay=5.0,
+            bank_interval=3.0,
+        )
+    )
     print(
         f"Simulators: messengers http://127.0.0.1:{args.messengers_port}/  "
         f"mail http://127.0.0.1:{args.mail_http_port}/ (SMTP {SMTP_PORT}, IMAP {IMAP_PORT})  "
-        f"PBX http://127.0.0.1:{PBX_PORT}/",
+        f"PBX http://127.0.0.1:{PBX_PORT}/  E-Credit http://127.0.0.1:{DEMO_BROKER_PORT}/",
         flush=True,
     )
     try:

@@ -396,10 +396,7 @@ def _tabs(request: HttpRequest, order: Order) -> list[Tab]:
         Tab(
             "credit",
             pgettext_lazy("order tab", "Credit applications"),
-            None,
-            gettext_lazy(
-                "Credit applications will be filed here when the credit module is in place."
-            ),
+            _url_or_none("finance:credit_tab", args),
         ),
         Tab(
             "products-mandatory",
