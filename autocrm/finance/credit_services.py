@@ -68,6 +68,7 @@ from autocrm.finance.models.credit import (
 )
 from autocrm.finance.pii import QUESTIONNAIRE_FIELDS
 from autocrm.finance.services import product_add
+from autocrm.inventory.services import vehicle_update
 from autocrm.orders.models import InvoiceKind, Order, OrderEventKind
 from autocrm.orders.selectors_catalog import dealer_center_today, order_car
 from autocrm.orders.selectors_invoices import invoiceable_amount
@@ -1023,8 +1024,8 @@ def credit_offer_confirm(
 ) -> CreditApplication:
     """The manager takes a bank's offer: the application is confirmed with the offer's
     terms, the other open applications of the order are cancelled, the products the bank
-    requires go on the order as mandatory, and a credit invoice is issued for the credit
-    (up to what may still be invoiced)."""
+    requires go on the order as mandatory, the car is marked as a credit sale, and a credit
+    invoice is issued for the credit (up to what may still be invoiced)."""
     order, application = _lock_for_change(actor, application)
     _require_open(application)
     require_editable(order)
@@ -1103,6 +1104,9 @@ def credit_offer_confirm(
             line = product_add(actor=actor, order=order, product=product)
         if not line.mandatory:
             OrderProduct.objects.filter(pk=line.pk).update(mandatory=True)
+    if order.vehicle_id is not None:
+        # The stock card's "Реализация в кредит" flag follows the confirmed credit.
+        vehicle_update(actor=actor, vehicle=order.vehicle, credit_sale=True)
     order.refresh_from_db()
     amount = min(offer.amount, invoiceable_amount(order))
     if amount > 0:

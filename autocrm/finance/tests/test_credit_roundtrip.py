@@ -118,3 +118,5 @@ def test_submit_callbacks_from_banks_confirm_one_updates_the_order(
     invoice = Invoice.objects.get(order=order, kind="credit")
     assert invoice.amount == Decimal("1585000.00")
     assert CreditApplication.objects.get(pk=application.pk).broker_reference
+    cw.world.vehicle.refresh_from_db()
+    assert cw.world.vehicle.credit_sale is True
