@@ -126,6 +126,7 @@ bench: setup-dev
 	$(PY) bench/webhooks.py $(BENCH_HOOKS_ARGS)
 	$(PY) bench/clients.py $(BENCH_CLIENTS_ARGS)
 	$(PY) bench/funnel.py $(BENCH_FUNNEL_ARGS)
+	$(PY) bench/credit.py $(BENCH_CREDIT_ARGS)
 
 messages: setup-dev
 	cd autocrm && DEBUG=1 ../$(PY) ../manage.py makemessages -l ru --no-obsolete && DEBUG=1 ../$(PY) ../manage.py compilemessages

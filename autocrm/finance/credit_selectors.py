@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from autocrm.finance.calculator import HUNDRED, LoanTerms, loan_terms_for_order
 from autocrm.finance.models import (
@@ -61,23 +61,41 @@ def programs_valid_on(today: date) -> QuerySet[CreditProgram]:
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=today))
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=today))
         .select_related("bank")
-        .prefetch_related(
-            "rates",
-            "brands",
-            "car_models",
-            Prefetch(
-                "mandatory_products",
-                queryset=FinancialProduct.objects.filter(is_active=True).order_by("name"),
-            ),
-        )
     )
 
 
-def financed_products_amount(order: Order, products: list[FinancialProduct]) -> Decimal:
-    """The program's mandatory products not yet on the order: the bank finances them, and
-    confirming the offer puts them on the order."""
-    on_order = set(OrderProduct.objects.filter(order=order).values_list("product_id", flat=True))
-    return sum((p.price for p in products if p.pk not in on_order), Decimal("0"))
+def _any_or(relation: Any, column: str, value: int | None) -> Q:
+    """The program names no such restriction, or names ``value`` among them."""
+    through = relation.objects.filter(creditprogram_id=OuterRef("pk"))
+    return ~Exists(through) | Exists(through.filter(**{column: value}))
+
+
+def _programs_fitting(
+    today: date,
+    *,
+    make_id: int | None,
+    car_model_id: int | None,
+    term_months: int,
+    down_payment_percent: Decimal,
+    casco: bool | None,
+) -> QuerySet[CreditProgram]:
+    """``program_fits`` in SQL, so that only fitting programs load their bands and lists."""
+    queryset = programs_valid_on(today).filter(
+        _any_or(CreditProgram.brands.through, "brand_id", make_id),
+        _any_or(CreditProgram.car_models.through, "carmodel_id", car_model_id),
+        min_term_months__lte=term_months,
+        max_term_months__gte=term_months,
+        min_down_payment_percent__lte=down_payment_percent,
+    )
+    if casco is False:
+        queryset = queryset.filter(casco_required=False)
+    return queryset.prefetch_related(
+        "rates",
+        Prefetch(
+            "mandatory_products",
+            queryset=FinancialProduct.objects.filter(is_active=True).order_by("name"),
+        ),
+    )
 
 
 def program_fits(
@@ -89,7 +107,8 @@ def program_fits(
     down_payment_percent: Decimal,
     casco: bool | None,
 ) -> str:
-    """Why the program does not fit ("" when it does): an error code."""
+    """Why the program does not fit ("" when it does): an error code, for the message
+    that refuses an application on that program."""
     brand_ids = {brand.pk for brand in program.brands.all()}
     if brand_ids and make_id not in brand_ids:
         return "program_other_make"
@@ -118,33 +137,33 @@ def programs_for_order(
     """The programs that fit the order's car, term, down payment and CASCO choice, each
     with its rate and annuity payment, best (lowest monthly payment) first.
 
-    Without a term, 36 months; without a down payment, 20 % of the order amount."""
+    Without a term, 36 months; without a down payment, 20 % of the order amount. The
+    program's mandatory products not yet on the order are financed in the credit (and
+    confirming the offer puts them on the order)."""
     today = today or dealer_center_today(order.dealer_center)
     amount = order_amount if order_amount is not None else order.total
     term = term_months or DEFAULT_TERM_MONTHS
     if down_payment is None and down_payment_percent is None:
         down_payment_percent = DEFAULT_DOWN_PAYMENT_PERCENT
-    percent = (
-        down_payment_percent
-        if down_payment_percent is not None
-        else (down_payment or Decimal("0")) * HUNDRED / amount
-        if amount > 0
-        else Decimal("0")
-    )
+    if down_payment_percent is not None:
+        percent = down_payment_percent
+    elif amount > 0:
+        percent = (down_payment or Decimal("0")) * HUNDRED / amount
+    else:
+        percent = Decimal("0")
     car = order_car(order)
+    on_order = set(OrderProduct.objects.filter(order=order).values_list("product_id", flat=True))
     quotes: list[ProgramQuote] = []
-    for program in programs_valid_on(today):
-        if program_fits(
-            program,
-            make_id=car.make_id,
-            car_model_id=car.car_model_id,
-            term_months=term,
-            down_payment_percent=percent,
-            casco=casco,
-        ):
-            continue
+    for program in _programs_fitting(
+        today,
+        make_id=car.make_id,
+        car_model_id=car.car_model_id,
+        term_months=term,
+        down_payment_percent=percent,
+        casco=casco,
+    ):
         products = list(program.mandatory_products.all())
-        financed = financed_products_amount(order, products)
+        financed = sum((p.price for p in products if p.pk not in on_order), Decimal("0"))
         rate = program_rate(program, term, percent)
         terms = loan_terms_for_order(
             order_amount=amount,

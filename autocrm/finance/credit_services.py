@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -661,7 +661,7 @@ def broker_submission_send(*, submission_id: int) -> BrokerSubmission:
 
     with transaction.atomic():
         submission = (
-            BrokerSubmission.objects.select_for_update(skip_locked=True)
+            BrokerSubmission.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("connection", "document")
             .filter(pk=submission_id, status=SubmissionStatus.QUEUED)
             .first()
@@ -935,8 +935,14 @@ def _apply_decision(callback: BrokerCallback) -> CreditOffer | None:
         raise CallbackRejected(f"unknown external_id {external!r}")
     application = (
         CreditApplication.objects.select_for_update()
-        .filter(pk=int(match.group(1)), submissions__connection=callback.connection)
-        .distinct()
+        .filter(
+            Exists(
+                BrokerSubmission.objects.filter(
+                    application=OuterRef("pk"), connection=callback.connection
+                )
+            ),
+            pk=int(match.group(1)),
+        )
         .first()
     )
     if application is None:
@@ -1104,7 +1110,7 @@ def credit_offer_confirm(
             line = product_add(actor=actor, order=order, product=product)
         if not line.mandatory:
             OrderProduct.objects.filter(pk=line.pk).update(mandatory=True)
-    if order.vehicle_id is not None:
+    if order.vehicle is not None:
         # The stock card's "Реализация в кредит" flag follows the confirmed credit.
         vehicle_update(actor=actor, vehicle=order.vehicle, credit_sale=True)
     order.refresh_from_db()
