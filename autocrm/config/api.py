@@ -32,6 +32,7 @@ from autocrm.clients.api_timeline import router as clients_timeline_router
 from autocrm.communications.api import router as communications_router
 from autocrm.core.errors import DomainError
 from autocrm.finance.api import router as finance_router
+from autocrm.finance.api_credit import router as finance_credit_router
 from autocrm.inventory.api import router as inventory_router
 from autocrm.orders.api import router as orders_router
 from autocrm.orders.api_catalog import router as orders_catalog_router
@@ -141,6 +142,7 @@ api.add_router("", orders_catalog_router)
 api.add_router("", orders_invoices_router)
 api.add_router("", orders_documents_router)
 api.add_router("", finance_router)
+api.add_router("", finance_credit_router)
 api.add_router("", trade_ins_router)
 
 

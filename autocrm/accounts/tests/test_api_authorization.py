@@ -300,6 +300,22 @@ EXPECTATIONS: dict[str, Expect] = {
     "GET /api/v1/orders/{order_id}/products": Expect(default_status=404),
     "POST /api/v1/orders/{order_id}/products": Expect(default_status=404),
     "DELETE /api/v1/orders/{order_id}/products/{product_id}": Expect(default_status=404),
+    # Credit (finance/tests/test_api_credit.py for scoping, masking and refusals): the
+    # calculator needs no order, so an empty body is a 400 for everybody; nothing of
+    # orders exists in this world, so every id is a 404 (writes: everybody named sells).
+    "POST /api/v1/credit/calculate": Expect(default_status=400),
+    "GET /api/v1/orders/{order_id}/credit-programs": Expect(default_status=404),
+    "GET /api/v1/orders/{order_id}/credit-applications": Expect(default_status=404),
+    "POST /api/v1/orders/{order_id}/credit-applications": Expect(default_status=404),
+    "GET /api/v1/credit-applications/{application_id}": Expect(default_status=404),
+    "PUT /api/v1/credit-applications/{application_id}/terms": Expect(default_status=404),
+    "GET /api/v1/credit-applications/{application_id}/questionnaire": Expect(default_status=404),
+    "PUT /api/v1/credit-applications/{application_id}/questionnaire": Expect(default_status=404),
+    "POST /api/v1/credit-applications/{application_id}/submit": Expect(default_status=404),
+    "POST /api/v1/credit-applications/{application_id}/resend": Expect(default_status=404),
+    "POST /api/v1/credit-applications/{application_id}/documents": Expect(default_status=404),
+    "POST /api/v1/credit-applications/{application_id}/confirm": Expect(default_status=404),
+    "POST /api/v1/credit-applications/{application_id}/cancel": Expect(default_status=404),
     # Trade-ins (trade_ins/tests/test_api.py): nothing of orders exists here, ids are 404.
     "POST /api/v1/orders/{order_id}/trade-ins": Expect(default_status=404),
     "GET /api/v1/orders/{order_id}/trade-ins": Expect(default_status=404),
