@@ -255,7 +255,7 @@ def test_the_seed_path_from_the_vehicle_card_to_the_deal_passport(
         expect(page.locator(f"#pane-{key}-content")).not_to_contain_text("Загрузка…")
         expect(page.locator(f"#pane-{key}-content")).not_to_be_empty()
     page.click("#tab-credit")
-    expect(page.locator("#pane-credit-placeholder")).to_be_visible()
+    expect(page.locator("#pane-credit-content #credit-applications")).to_be_visible()
     expect(page.locator("#messages .alert-danger")).to_have_count(0)
     assert page.evaluate("window.orderCardMarker") == "still here"
 

@@ -160,7 +160,7 @@ def test_the_card_shows_header_totals_and_the_seed_tabs_in_order(
         "documents",
         "history",
     ]
-    assert 'id="pane-credit-placeholder"' in html
+    assert f'hx-get="/finance/orders/{order.pk}/credit/"' in html
     # Draft: confirm or cancel.
     assert 'id="order-action-confirmed"' in html
     assert 'id="order-cancel-form"' in html

@@ -114,7 +114,9 @@
     }
   }
 
-  if (document.readyState === "loading") {
+  // Deferred scripts run while readyState is "interactive", before htmx processes the
+  // page on DOMContentLoaded: wait for it, or the lazy tab named by the hash never loads.
+  if (document.readyState !== "complete") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
     init();
