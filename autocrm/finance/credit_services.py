@@ -272,6 +272,8 @@ def _terms(
         down_payment_percent=down_payment_percent,
         financed_products=financed,
     )
+    if terms.total_paid > MAX_AMOUNT:
+        raise ValidationFailed(_("The amount is too large."), field="order_amount")
     assert terms.down_payment is not None
     assert terms.down_payment_percent is not None
     return {
@@ -720,7 +722,18 @@ def _send_document(
 ) -> str:
     from autocrm.finance.broker import BrokerError
 
-    if not application.broker_reference:
+    # The document belongs with the broker's application of its own questionnaire version.
+    reference = (
+        BrokerSubmission.objects.filter(
+            application_id=application.pk,
+            kind=SubmissionKind.APPLICATION,
+            version=submission.version,
+            status=SubmissionStatus.SENT,
+        )
+        .values_list("broker_reference", flat=True)
+        .first()
+    )
+    if not reference:
         raise BrokerError("the application is not at the broker yet", retryable=True)
     document = submission.document
     assert document is not None
@@ -728,7 +741,7 @@ def _send_document(
         content = handle.read()
     return str(
         client.attach_document(
-            application.broker_reference,
+            reference,
             kind=document.kind,
             filename=document.filename,
             content=content,
@@ -979,12 +992,15 @@ def _apply_decision(callback: BrokerCallback) -> CreditOffer | None:
         )
     except (ValueError, TypeError, ValidationFailed) as error:
         raise CallbackRejected(f"malformed decision: {error}") from None
-    if status != OfferStatus.DECLINED and (
-        amount is None or amount <= 0 or rate is None or not term
-    ):
-        raise CallbackRejected("an approval without amount, rate or term")
-    if monthly is None and status != OfferStatus.DECLINED and amount and rate is not None and term:
-        monthly = loan_terms(amount, rate, term).monthly_payment
+    if status != OfferStatus.DECLINED:
+        if amount is None or amount <= 0 or rate is None or not term:
+            raise CallbackRejected("an approval without amount, rate or term")
+        if not 0 <= rate <= 100 or not 1 <= term <= 120:
+            raise CallbackRejected("a rate or term out of range")
+        if monthly is None:
+            monthly = loan_terms(amount, rate, term).monthly_payment
+        if amount > MAX_AMOUNT or monthly * term > MAX_AMOUNT:
+            raise CallbackRejected("an amount too large")
     codes = [str(code)[:50] for code in decision.get("required_products") or [] if code]
     offer = CreditOffer.objects.create(
         application=application,
