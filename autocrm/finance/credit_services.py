@@ -310,6 +310,11 @@ def credit_application_create(
     order = order_lock(order)
     require_order_access(actor, order)
     require_editable(order)
+    if CreditApplication.objects.filter(order=order, status=CreditStatus.CONFIRMED).exists():
+        raise Conflict(
+            _("Another credit application of this order is already confirmed."),
+            code="credit_already_confirmed",
+        )
     fields = _terms(
         order=order,
         program=program,
@@ -384,7 +389,7 @@ def credit_application_recalculate(
 # --- stage 2: questionnaire ---------------------------------------------------------------
 
 
-def _clean_questionnaire(data: dict[str, Any]) -> dict[str, Any]:
+def _clean_questionnaire(data: dict[str, Any], *, today: date) -> dict[str, Any]:
     """The questionnaire's fields checked for form (completeness is checked on submit)."""
     unknown = set(data) - set(QUESTIONNAIRE_FIELDS) - {"consented_at"}
     if unknown:
@@ -399,7 +404,6 @@ def _clean_questionnaire(data: dict[str, Any]) -> dict[str, Any]:
             if "\x00" in value:
                 raise ValidationFailed(_("The text contains a NUL character."), field=name)
         cleaned[name] = value
-    today = timezone.now().date()
     for name in ("last_name", "first_name", "patronymic", "employer", "position"):
         cleaned[name] = (cleaned[name] or "")[: 100 if name != "employer" else 200]
     for name in (
@@ -488,7 +492,7 @@ def credit_questionnaire_save(
     order, application = _lock_for_change(actor, application)
     _require_open(application)
     require_editable(order)
-    cleaned = _clean_questionnaire(data)
+    cleaned = _clean_questionnaire(data, today=dealer_center_today(order.dealer_center))
     applicant = CreditApplicant.objects.filter(application=application).first()
     had_consents = bool(
         applicant and applicant.consent_personal_data and applicant.consent_credit_history
@@ -508,6 +512,15 @@ def credit_questionnaire_save(
     if application.stage == CreditStage.CALCULATION:
         _move(application, CreditStage.QUESTIONNAIRE, actor)
     elif application.stage in {CreditStage.DOCUMENTS, CreditStage.CONFIRMATION}:
+        # What of the old version has not gone out yet never will: the banks get the new one.
+        BrokerSubmission.objects.filter(
+            application=application, status=SubmissionStatus.QUEUED
+        ).update(
+            status=SubmissionStatus.FAILED,
+            next_attempt_at=None,
+            last_error="superseded by a new version of the questionnaire",
+            updated_at=timezone.now(),
+        )
         application.version += 1
         application.broker_state = BrokerState.NOT_SENT
         application.save(update_fields=["version", "broker_state", "updated_at"])
@@ -782,7 +795,9 @@ def credit_application_resend(*, actor: Any, application: CreditApplication) -> 
     _require_open(application)
     failed = list(
         BrokerSubmission.objects.select_for_update().filter(
-            application=application, status=SubmissionStatus.FAILED
+            application=application,
+            status=SubmissionStatus.FAILED,
+            version=application.version,
         )
     )
     if not failed:

@@ -1,5 +1,7 @@
 """Demo data of financial products: the three products of the seed's order card
-(``products_install_seed``); the demo seeding of orders calls it."""
+(``products_install_seed``); the demo seeding of orders calls it. Then, after the demo
+orders (500), the credit module's banks, programs, broker connection and applications
+(``demo_credit``)."""
 
 from __future__ import annotations
 
@@ -43,3 +45,13 @@ def build_financial_products() -> dict[str, int]:
 
 
 register_demo_step(410, build_financial_products, name="finance.products")
+
+
+def build_credit_demo() -> dict[str, int]:
+    from autocrm.finance.demo_credit import build_credit
+
+    return build_credit()
+
+
+# After the demo orders (orders.orders, 500): the applications are made on them.
+register_demo_step(510, build_credit_demo, name="finance.credit")
