@@ -15,7 +15,14 @@ def deploy_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "PII_ENCRYPTION_KEYS", "DEBUG", "ALLOWED_HOSTS", "PYTEST_XDIST_WORKER"}
+        if key
+        not in {
+            "SECRET_KEY",
+            "PII_ENCRYPTION_KEYS",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "PYTEST_XDIST_WORKER",
+        }
         and not key.startswith(("SECURE_", "DJANGO_"))
     }
     env |= {
