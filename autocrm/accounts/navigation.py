@@ -66,6 +66,13 @@ MODULES: list[Module] = [
         _("Sales orders: equipment, promotions, invoices and payments, trade-ins."),
     ),
     Module(
+        "credit",
+        _("Credit applications"),
+        "finance:credit_list",
+        "orders.view_orders",
+        _("Credit applications of all orders: stages, banks' offers, confirmed credits."),
+    ),
+    Module(
         "appraisals",
         _("Appraisals"),
         "trade_ins:calendar",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from autocrm.finance import views, views_credit
+from autocrm.finance import views, views_credit, views_credit_list
 
 app_name = "finance"
 
@@ -28,7 +28,9 @@ urlpatterns = [
     path("products/", views.product_catalog, name="product_catalog"),
     path("products/new/", views.product_new, name="product_new"),
     path("products/<int:product_id>/toggle/", views.product_toggle, name="product_toggle"),
-    # Credit applications: the order card's tab and the four-step wizard.
+    # Credit applications: the list of all orders' applications, the order card's tab and
+    # the four-step wizard.
+    path("credit/", views_credit_list.credit_list, name="credit_list"),
     path("orders/<int:order_id>/credit/", views_credit.credit_tab, name="credit_tab"),
     path("orders/<int:order_id>/credit/new/", views_credit.credit_new, name="credit_new"),
     path("orders/<int:order_id>/credit/quote/", views_credit.credit_quote, name="credit_quote"),
