@@ -3,8 +3,8 @@
 Identity-document data and addresses are shown in full only to users with
 ``finance.view_credit_pii`` (the sales managers who fill questionnaires in, and lawyers);
 everybody else sees them masked. Every reading in full writes a PiiAccess row (who, when,
-which application, which fields, from the web or the API) in its own transaction, so the
-log survives a request that fails afterwards.
+which application, which fields, from the web or the API), committed at once (requests
+are not wrapped in a transaction), so the log survives a request that fails afterwards.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-
-from django.db import transaction
 
 from autocrm.core.crypto import mask
 from autocrm.finance.models import CreditApplicant, CreditApplication, PiiAccess
@@ -95,10 +93,9 @@ def questionnaire_view(
 def pii_access_log(
     *, user: Any, application: CreditApplication, channel: str, fields: tuple[str, ...] = ()
 ) -> PiiAccess:
-    with transaction.atomic():
-        return PiiAccess.objects.create(
-            application=application,
-            user=user,
-            channel=channel,
-            fields=list(fields or SENSITIVE_FIELDS),
-        )
+    return PiiAccess.objects.create(
+        application=application,
+        user=user,
+        channel=channel,
+        fields=list(fields or SENSITIVE_FIELDS),
+    )
