@@ -1038,7 +1038,9 @@ def _apply_decision(callback: BrokerCallback) -> CreditOffer | None:
         CreditEventKind.OFFER,
         None,
         to_value=status,
-        text=f"{bank.name}: {amount or ''} {rate or ''}".strip(),
+        text=bank.name
+        if amount is None
+        else "{}: {} ₽, {} %, {}".format(bank.name, f"{amount:,.2f}".replace(",", " "), rate, term),
     )
     return offer
 

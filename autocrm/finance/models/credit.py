@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from autocrm.accounts.models import Brand, DealerCenter
 from autocrm.core.crypto import EncryptedTextField
@@ -143,7 +144,7 @@ class CreditStage(models.TextChoices):
 class CreditStatus(models.TextChoices):
     OPEN = "open", _("In progress")
     CONFIRMED = "confirmed", _("Offer confirmed")
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = "cancelled", pgettext_lazy("credit application status", "Cancelled")
 
 
 class BrokerState(models.TextChoices):
@@ -326,9 +327,9 @@ class CreditDocument(TimeStampedModel):
 
 
 class OfferStatus(models.TextChoices):
-    APPROVED = "approved", _("Approved")
-    COUNTER_OFFER = "counter_offer", _("Counter-offer")
-    DECLINED = "declined", _("Declined")
+    APPROVED = "approved", pgettext_lazy("bank decision", "Approved")
+    COUNTER_OFFER = "counter_offer", pgettext_lazy("bank decision", "Counter-offer")
+    DECLINED = "declined", pgettext_lazy("bank decision", "Declined")
 
 
 class CreditOffer(TimeStampedModel):
