@@ -190,7 +190,7 @@ def test_a_signed_callback_is_stored_and_its_decision_becomes_an_offer(
     assert (offer.bank.code, offer.bank.name) == ("vtb", "ВТБ")
     assert Bank.objects.filter(code="vtb").count() == 1
     event = CreditApplicationEvent.objects.filter(application=setup.application, kind="offer").get()
-    assert (event.to_value, event.text) == ("approved", "ВТБ: 1500000.00 13.50")
+    assert (event.to_value, event.text) == ("approved", "ВТБ: 1 500 000.00 ₽, 13.50 %, 48")
     assert event.changed_by is None
 
 
