@@ -60,7 +60,7 @@ from autocrm.finance.models import (
     CreditProgram,
     FinancialProduct,
 )
-from autocrm.finance.models.credit import CreditStage, CreditStatus, OfferStatus
+from autocrm.finance.models.credit import CreditStage, CreditStatus
 from autocrm.finance.pii import questionnaire_view
 from autocrm.orders.api import order_totals, visible_order
 from autocrm.orders.models import Order
@@ -330,12 +330,7 @@ def _quote(quote: selectors.ProgramQuote) -> dict[str, Any]:
 def _offer(
     offer: CreditOffer, application: CreditApplication, *, confirmable: bool, today: date
 ) -> dict[str, Any]:
-    can_confirm = (
-        confirmable
-        and offer.version == application.version
-        and offer.status != OfferStatus.DECLINED
-        and (offer.valid_until is None or offer.valid_until >= today)
-    )
+    can_confirm = confirmable and selectors.offer_is_live(offer, application, today)
     return {
         "id": offer.pk,
         "bank": _bank(offer.bank),

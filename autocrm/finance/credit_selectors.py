@@ -14,11 +14,13 @@ from autocrm.finance.calculator import HUNDRED, LoanTerms, loan_terms_for_order
 from autocrm.finance.models import (
     BrokerConnection,
     CreditApplication,
+    CreditOffer,
     CreditProgram,
     CreditProgramRate,
     FinancialProduct,
     OrderProduct,
 )
+from autocrm.finance.models.credit import OfferStatus
 from autocrm.orders.models import Order
 from autocrm.orders.selectors import orders_visible
 from autocrm.orders.selectors_catalog import dealer_center_today, order_car
@@ -176,6 +178,17 @@ def programs_for_order(
         quotes.append(ProgramQuote(program, rate, term, terms, financed, products))
     quotes.sort(key=lambda quote: (quote.terms.monthly_payment, quote.rate, quote.program.pk))
     return quotes
+
+
+def offer_is_live(offer: CreditOffer, application: CreditApplication, today: date) -> bool:
+    """An offer the manager may still take: it answers the current version of the
+    questionnaire, the bank did not decline, and it has not expired (the service's
+    refusals, as a yes/no for the screens)."""
+    return (
+        offer.version == application.version
+        and offer.status != OfferStatus.DECLINED
+        and (offer.valid_until is None or offer.valid_until >= today)
+    )
 
 
 def applications_visible_to(user: Any) -> QuerySet[CreditApplication]:

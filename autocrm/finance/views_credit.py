@@ -44,6 +44,7 @@ from autocrm.finance.credit_selectors import (
     ProgramQuote,
     applications_of_order,
     applications_visible_to,
+    offer_is_live,
     programs_for_order,
 )
 from autocrm.finance.forms_credit import (
@@ -671,6 +672,7 @@ def _offers_context(
     cards = []
     for offer in current:
         expired = offer.valid_until is not None and offer.valid_until < today
+        live = offer_is_live(offer, application, today)
         products = [product.name for product in offer.required_products.all()]
         named = {product.broker_code for product in offer.required_products.all()}
         products += [code for code in offer.required_product_codes if code not in named]
@@ -680,7 +682,7 @@ def _offers_context(
                 "expired": expired,
                 "products": products,
                 "chosen": application.chosen_offer_id == offer.pk,
-                "confirmable": can_confirm and offer.status != OfferStatus.DECLINED and not expired,
+                "confirmable": can_confirm and live,
             }
         )
     submitted = application.stage in {CreditStage.DOCUMENTS, CreditStage.CONFIRMATION}
