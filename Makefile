@@ -75,6 +75,8 @@ demo: migrate
 
 # Development quick start: DEBUG on, SQLite under var/ unless DATABASE_URL says otherwise.
 run: export DEBUG ?= 1
+# The E-Credit simulator calls back to where this server listens.
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: demo
 	@$(PY) manage.py seed_demo --print-logins
 	@echo "AutoCRM on http://$(HOST):$(PORT)/  (health: http://$(HOST):$(PORT)/healthz)"
