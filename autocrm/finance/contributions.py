@@ -1,5 +1,6 @@
-"""What finance adds to a sales order: the financial products' total, and their
-commissions as income in the car's deal passport (see ``orders.extensions``)."""
+"""What finance adds to a sales order: the financial products' total, their commissions
+as income in the car's deal passport, and the closing of credit applications when the
+order is cancelled (see ``orders.extensions``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from typing import TYPE_CHECKING
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from autocrm.orders.extensions import PassportLine, register_amount, register_passport_lines
+from autocrm.orders.extensions import (
+    PassportLine,
+    register_amount,
+    register_on_cancel,
+    register_passport_lines,
+)
 
 if TYPE_CHECKING:
     from autocrm.inventory.models import Vehicle
@@ -56,8 +62,10 @@ def passport_margins(pairs: Sequence[tuple[int, int | None]]) -> dict[int, Decim
 
 
 def register() -> None:
+    from autocrm.finance.credit_services import credit_applications_close_for_order
     from autocrm.orders.passport import register_passport_margin_source
 
     register_amount("products_total", products_total)
     register_passport_lines(passport_lines)
     register_passport_margin_source(passport_lines, passport_margins)
+    register_on_cancel(credit_applications_close_for_order)

@@ -1202,6 +1202,29 @@ def credit_application_cancel(
     return application
 
 
+def credit_applications_close_for_order(order: Order, actor: Any, reason: str) -> None:
+    """The order is being cancelled (``orders.extensions.register_on_cancel``, inside its
+    transaction): its open and confirmed applications are cancelled with the order's
+    reason. A confirmed credit goes too: its invoice is cancelled with the order and the
+    bank has paid nothing (an order with payments cannot be cancelled)."""
+    text = (_("The order was cancelled: %(reason)s") % {"reason": reason})[:300]
+    for application in CreditApplication.objects.select_for_update().filter(
+        order=order, status__in=[CreditStatus.OPEN, CreditStatus.CONFIRMED]
+    ):
+        from_status = application.status
+        application.status = CreditStatus.CANCELLED
+        application.cancel_reason = text
+        application.save(update_fields=["status", "cancel_reason", "updated_at"])
+        _log(
+            application,
+            CreditEventKind.STATUS,
+            actor,
+            from_value=from_status,
+            to_value=CreditStatus.CANCELLED,
+            text=text,
+        )
+
+
 def decisions_poll(*, application_id: int) -> int:
     """Ask the broker for the decisions of an application whose callbacks may be lost;
     each is stored and applied as if it came by callback. Returns how many were new."""

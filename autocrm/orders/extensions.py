@@ -8,6 +8,9 @@ credit for accepted trade-in cars. Each registers in its ``AppConfig.ready``:
   ``trade_in_credit``); ``order_recalculate`` calls it inside its transaction.
 * ``register_passport_lines(fn)``: ``fn(vehicle, order | None) -> list[PassportLine]``
   adds lines to a car's deal passport.
+* ``register_on_cancel(fn)``: ``fn(order, actor, reason)`` closes what the app keeps for an
+  order that is being cancelled (``finance``: its credit applications); it runs inside
+  ``order_transition``'s transaction, with the order locked.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from autocrm.inventory.models import Vehicle
@@ -33,10 +36,12 @@ class PassportLine:
 
 
 AmountSource = Callable[["Order"], Decimal]
+CancelHook = Callable[["Order", Any, str], None]
 PassportSource = Callable[["Vehicle", "Order | None"], list[PassportLine]]
 
 _amounts: dict[str, list[AmountSource]] = {field: [] for field in EXTERNAL_AMOUNT_FIELDS}
 _passport_sources: list[PassportSource] = []
+_cancel_hooks: list[CancelHook] = []
 
 
 def register_amount(field: str, source: AmountSource) -> None:
@@ -49,6 +54,16 @@ def register_amount(field: str, source: AmountSource) -> None:
 def register_passport_lines(source: PassportSource) -> None:
     if source not in _passport_sources:
         _passport_sources.append(source)
+
+
+def register_on_cancel(hook: CancelHook) -> None:
+    if hook not in _cancel_hooks:
+        _cancel_hooks.append(hook)
+
+
+def order_cancelled(order: Order, actor: Any, reason: str) -> None:
+    for hook in _cancel_hooks:
+        hook(order, actor, reason)
 
 
 def external_amount(field: str, order: Order) -> Decimal:

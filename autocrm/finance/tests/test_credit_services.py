@@ -1214,3 +1214,38 @@ def test_a_document_of_a_new_version_waits_for_that_version_at_the_broker(broker
     broker_submission_send(submission_id=second.pk)  # version 2 is EC-000002
     broker_submission_send(submission_id=document_submission.pk)
     assert [d.application_id for d in broker.documents] == ["EC-000002"]
+
+
+def test_cancelling_the_order_cancels_its_open_and_confirmed_applications(
+    cw: CreditWorld,
+) -> None:
+    from autocrm.orders.services.orders import order_transition
+
+    confirmed = in_confirmation(cw)
+    order = confirmed.order
+    credit_offer_confirm(
+        actor=cw.world.manager,
+        application=confirmed,
+        offer_id=make_offer(confirmed, cw.sovcombank).pk,
+    )
+    other_order_application = new_application(cw)
+
+    order_transition(actor=cw.world.manager, order=order, to="cancelled", reason="Клиент передумал")
+
+    confirmed.refresh_from_db()
+    assert confirmed.status == "cancelled"
+    assert confirmed.cancel_reason == gettext("The order was cancelled: %(reason)s") % {
+        "reason": "Клиент передумал"
+    }
+    event = CreditApplicationEvent.objects.filter(application=confirmed).order_by("pk").last()
+    assert event is not None
+    assert (event.kind, event.from_value, event.to_value, event.changed_by) == (
+        "status",
+        "confirmed",
+        "cancelled",
+        cw.world.manager,
+    )
+    assert Invoice.objects.get(order=order, kind="credit").status == "cancelled"
+    # Another order's application is not touched.
+    other_order_application.refresh_from_db()
+    assert other_order_application.status == "open"

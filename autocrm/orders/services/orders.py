@@ -26,7 +26,7 @@ from autocrm.inventory.services import (
     reservation_release,
     vehicle_create,
 )
-from autocrm.orders.extensions import EXTERNAL_AMOUNT_FIELDS, external_amount
+from autocrm.orders.extensions import EXTERNAL_AMOUNT_FIELDS, external_amount, order_cancelled
 from autocrm.orders.models import (
     IMPORTER_ORDER_TRANSITIONS,
     ORDER_TRANSITIONS,
@@ -326,6 +326,7 @@ def order_transition(*, actor: Any, order: Order, to: str, reason: str = "") -> 
         order.cancel_reason = reason.strip()[:300]
         order.closed_at = now
         _cancel_open_invoices(order, actor)
+        order_cancelled(order, actor, order.cancel_reason)
         if hasattr(order, "importer_order") and order.importer_order.status not in (
             ImporterOrderStatus.ARRIVED,
             ImporterOrderStatus.CANCELLED,
