@@ -32,7 +32,6 @@ from django.utils.translation import gettext as _
 from autocrm.core.audit import user_or_none
 from autocrm.core.errors import (
     Conflict,
-    NotAllowed,
     NotFound,
     TransitionNotAllowed,
     ValidationFailed,
@@ -67,7 +66,7 @@ from autocrm.finance.models.credit import (
     SubmissionStatus,
 )
 from autocrm.finance.pii import QUESTIONNAIRE_FIELDS
-from autocrm.finance.services import product_add
+from autocrm.finance.services import product_add, require_perm
 from autocrm.inventory.services import vehicle_update
 from autocrm.orders.models import InvoiceKind, Order, OrderEventKind
 from autocrm.orders.selectors_catalog import dealer_center_today, order_car
@@ -121,8 +120,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _require_seller(actor: Any) -> None:
-    if not getattr(actor, "is_authenticated", False) or not actor.has_perm(SELL_PERMISSION):
-        raise NotAllowed(_("You do not have permission to perform this action."))
+    require_perm(actor, SELL_PERMISSION)
 
 
 def _label(name: str) -> str:

@@ -33,7 +33,7 @@ ADDED = "added"
 REMOVED = "removed"
 
 
-def _require_perm(actor: Any, permission: str) -> None:
+def require_perm(actor: Any, permission: str) -> None:
     if not getattr(actor, "is_authenticated", False) or not actor.has_perm(permission):
         raise NotAllowed(_("You do not have permission to perform this action."))
 
@@ -48,7 +48,7 @@ def _bump(order: Order) -> None:
 def product_add(*, actor: Any, order: Order, product: FinancialProduct) -> OrderProduct:
     """Put a financial product on the order at its current price and commission (kept on
     the line: a later change of the catalog does not change sold products)."""
-    _require_perm(actor, SELL_PERMISSION)
+    require_perm(actor, SELL_PERMISSION)
     order = order_lock(order)
     require_order_access(actor, order)
     require_editable(order)
@@ -99,7 +99,7 @@ def product_add(*, actor: Any, order: Order, product: FinancialProduct) -> Order
 @transaction.atomic
 def product_remove(*, actor: Any, order: Order, product: FinancialProduct) -> Order:
     """Take a financial product off the order; the order's totals follow."""
-    _require_perm(actor, SELL_PERMISSION)
+    require_perm(actor, SELL_PERMISSION)
     order = order_lock(order)
     require_order_access(actor, order)
     require_editable(order)
@@ -209,7 +209,7 @@ def product_create(
     description: str = "",
     is_active: bool = True,
 ) -> FinancialProduct:
-    _require_perm(actor, MANAGE_PERMISSION)
+    require_perm(actor, MANAGE_PERMISSION)
     fields = _clean(
         {
             "name": name,
@@ -230,7 +230,7 @@ def product_create(
 @transaction.atomic
 def product_update(*, actor: Any, product: FinancialProduct, **changes: Any) -> FinancialProduct:
     """Change the catalog entry; products already on orders keep their price."""
-    _require_perm(actor, MANAGE_PERMISSION)
+    require_perm(actor, MANAGE_PERMISSION)
     product = FinancialProduct.objects.select_for_update().get(pk=product.pk)
     if changes.get("is_active") and "name" not in changes:
         changes["name"] = product.name  # reactivating must not duplicate an active name

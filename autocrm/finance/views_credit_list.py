@@ -30,6 +30,7 @@ from rules.contrib.views import permission_required
 
 from autocrm.accounts.scoping import can_see_dealer_center, visible_dealer_centers
 from autocrm.clients.services import search_text
+from autocrm.core.forms import NamedChoiceField
 from autocrm.core.money import round_money
 from autocrm.finance.credit_selectors import applications_visible_to
 from autocrm.finance.models import Bank, CreditApplication, CreditOffer
@@ -44,11 +45,6 @@ _SELECT = {"class": "form-select"}
 _INPUT = {"class": "form-control"}
 
 view_permission = permission_required(VIEW, raise_exception=True)
-
-
-class _NamedChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        return str(obj.name)
 
 
 class CreditListFilterForm(forms.Form):
@@ -70,14 +66,14 @@ class CreditListFilterForm(forms.Form):
         choices=[("", _("Any status")), *CreditStatus.choices],
         widget=forms.Select(attrs=_SELECT),
     )
-    bank = _NamedChoiceField(
+    bank = NamedChoiceField(
         label=_("Bank"),
         required=False,
         queryset=Bank.objects.order_by("name").only("id", "name"),
         empty_label=_("Any bank"),
         widget=forms.Select(attrs=_SELECT),
     )
-    dealer_center = _NamedChoiceField(
+    dealer_center = NamedChoiceField(
         label=_("Dealer center"),
         required=False,
         queryset=None,

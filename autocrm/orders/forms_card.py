@@ -14,6 +14,7 @@ from django.utils.translation import pgettext_lazy
 
 from autocrm.accounts.models import Site
 from autocrm.accounts.scoping import visible_dealer_centers
+from autocrm.core.forms import NamedChoiceField
 from autocrm.inventory.models import CarModel, Trim
 from autocrm.orders.models import ImporterOrderStatus, OrderStatus, PaymentStatus
 from autocrm.orders.selectors_card import OrderFilters
@@ -44,11 +45,6 @@ def _money_field(label: Any, *, required: bool) -> MoneyInputField:
         decimal_places=2,
         widget=forms.TextInput(attrs={**_INPUT, "inputmode": "decimal", "autocomplete": "off"}),
     )
-
-
-class DealerCenterChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
-        return str(obj.name)
 
 
 class _Form(forms.Form):
@@ -83,7 +79,7 @@ class OrderFilterForm(_Form):
         empty_label=_("Any manager"),
         widget=forms.Select(attrs=_SELECT),
     )
-    dealer_center = DealerCenterChoiceField(
+    dealer_center = NamedChoiceField(
         label=_("Dealer center"),
         required=False,
         queryset=None,
@@ -162,7 +158,7 @@ class ImporterOrderForm(_Form):
     deal = forms.IntegerField(
         label=_("Deal"), required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
     )
-    dealer_center = DealerCenterChoiceField(
+    dealer_center = NamedChoiceField(
         label=_("Dealer center"), queryset=None, widget=forms.Select(attrs=_SELECT)
     )
     car_model = forms.ModelChoiceField(
